@@ -1,0 +1,16 @@
+// marl_rec — the umbrella header: include this one to get the whole library.
+//
+// marl_rec is a header-only C++20 library for recommending items and learning from user
+// feedback online, in a game or e-commerce engine. See README.md and docs/.
+#pragma once
+
+#include "marl_rec/version.hpp"
+
+#include "marl_rec/core/error.hpp"
+
+#include "marl_rec/simd/aligned_vector.hpp"
+#include "marl_rec/simd/kernels.hpp"
+#include "marl_rec/simd/matrix_view.hpp"
+#include "marl_rec/simd/reference.hpp"
+#include "marl_rec/simd/top_k.hpp"
+#include "marl_rec/simd/xsimd_compat.hpp"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what marl_rec needs from Debian 12 and is missing; installs nothing when all is there.
+#   scripts/setup.sh [--with-clang]
+# --with-clang also installs clang (CI builds with it to check for warnings).
+set -euo pipefail
+
+packages=(cmake g++ ninja-build pkgconf libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev)
+for arg in "$@"; do
+  case "$arg" in
+    --with-clang) packages+=(clang) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-clang)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup.sh: everything marl_rec needs is installed."
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo=(sudo)
+  else
+    echo "setup.sh: these Debian packages are missing: ${missing[*]}" >&2
+    echo "setup.sh: installing them needs root: run 'sudo $0 $*' once, or install them yourself." >&2
+    exit 1
+  fi
+fi
+
+echo "setup.sh: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

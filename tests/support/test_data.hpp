@@ -1,0 +1,38 @@
+// Test helpers: seeded data, and buffers placed off the 64-byte boundary on purpose.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <span>
+
+#include "marl_rec/simd/aligned_vector.hpp"
+
+namespace marl_rec::test {
+
+/// Gaussian N(0, 1) values, or small integers in [-3, 3] (whose dot products are exact in float
+/// whatever the summation order, so kernel and reference must agree bit for bit).
+enum class Values { gaussian, small_integers };
+
+/// `size` floats starting `offset` floats past a 64-byte boundary, filled from a seeded RNG.
+class Buffer {
+ public:
+  Buffer(std::size_t size, std::size_t offset, Values values, std::uint32_t seed)
+      : storage_(size + offset + 1), offset_(offset), size_(size) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::uniform_int_distribution<int> small(-3, 3);
+    for (float& x : span()) {
+      x = values == Values::gaussian ? normal(rng) : static_cast<float>(small(rng));
+    }
+  }
+  std::span<float> span() noexcept { return {storage_.data() + offset_, size_}; }
+  std::span<const float> cspan() const noexcept { return {storage_.data() + offset_, size_}; }
+
+ private:
+  AlignedVector<float> storage_;
+  std::size_t offset_;
+  std::size_t size_;
+};
+
+}  // namespace marl_rec::test
