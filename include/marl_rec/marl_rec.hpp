@@ -6,7 +6,14 @@
 
 #include "marl_rec/version.hpp"
 
+#include "marl_rec/core/catalog.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/core/id_map.hpp"
+#include "marl_rec/core/interactions.hpp"
+#include "marl_rec/core/logged_decision.hpp"
+#include "marl_rec/core/rng.hpp"
+
+#include "marl_rec/io/read_report.hpp"
 
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"

@@ -1,0 +1,179 @@
+// marl_rec — the item catalog: external ids, attributes, and the embedding matrix the agents
+// score (stored once, row-major, 64-byte aligned).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "marl_rec/core/error.hpp"
+#include "marl_rec/core/id_map.hpp"
+#include "marl_rec/simd/aligned_vector.hpp"
+#include "marl_rec/simd/matrix_view.hpp"
+#include "marl_rec/simd/top_k.hpp"
+
+namespace marl_rec {
+
+/// What the catalog knows about an item besides its vector.
+struct ItemAttributes {
+  std::string title{};
+  /// Price in the shop's currency (≥ 0; 0 when unknown or free).
+  float price = 0.0f;
+  std::string category{};
+  std::vector<std::string> tags{};
+  /// Who supplies the item (seller, studio, brand): what exposure fairness is measured over.
+  std::string provider{};
+  /// A popularity count (e.g. interactions seen), ≥ 0.
+  float popularity = 0.0f;
+};
+
+/// The items an engine can recommend. Each item has a dense index (its row in `embeddings()`),
+/// an external id, attributes and a vector of `dim()` floats. Items can be added and retired at
+/// run time; a retired item keeps its row (so indices held elsewhere stay valid) but is never
+/// recommended: pass `retired_items()` as the exclusion. `compact()` reclaims retired rows.
+///
+/// Not thread-safe: adding items may move the matrix, which invalidates views and spans taken
+/// from it. Serve from a copy or a snapshot when items change while serving.
+class Catalog {
+ public:
+  /// An empty catalog of `dim`-dimensional item vectors (dim ≥ 1).
+  explicit Catalog(std::size_t dim) : dim_(dim) {
+    detail::require(dim >= 1, "Catalog: dim must be at least 1");
+  }
+
+  std::size_t dim() const noexcept { return dim_; }
+  /// Rows of the matrix: active and retired items (until compaction).
+  std::size_t size() const noexcept { return ids_.size(); }
+  /// Items that can be recommended.
+  std::size_t active_size() const noexcept { return ids_.size() - retired_count_; }
+
+  /// Adds an item and returns its index. Throws Error when the id is already in the catalog
+  /// (retired ids too, until compaction), the vector has the wrong size, a value is not finite,
+  /// or the price / popularity is negative or not finite.
+  std::size_t add(std::string_view id, std::span<const float> vector, ItemAttributes attributes = {}) {
+    const auto where = [&] { return "Catalog::add('" + std::string(id) + "'): "; };
+    detail::require(!ids_.contains(id), [&] { return where() + "the id is already in the catalog"; });
+    detail::require(vector.size() == dim_, [&] {
+      return where() + "the vector has " + std::to_string(vector.size()) + " values, the catalog's dim is " +
+             std::to_string(dim_);
+    });
+    for (std::size_t j = 0; j < vector.size(); ++j) {
+      detail::require(std::isfinite(vector[j]),
+                      [&] { return where() + "value " + std::to_string(j) + " is not finite"; });
+    }
+    check_attributes(where(), attributes);
+    vectors_.insert(vectors_.end(), vector.begin(), vector.end());
+    attributes_.push_back(std::move(attributes));
+    const std::size_t index = ids_.intern(id);
+    retired_.erase(index);
+    return index;
+  }
+
+  /// Retires item `index` (no effect when it already is). Throws Error when out of range.
+  void retire(std::size_t index) {
+    check_index("Catalog::retire", index);
+    if (!retired_.contains(index)) {
+      retired_.insert(index);
+      ++retired_count_;
+    }
+  }
+  /// Retires the item with external id `id`. Throws Error when the id is unknown.
+  void retire(std::string_view id) { retire(index_of(id)); }
+
+  /// True when item `index` is retired.
+  bool retired(std::size_t index) const noexcept { return retired_.contains(index); }
+  /// The retired items, as an exclusion for the top-k kernels (valid until the next change).
+  ExcludeBitset retired_items() const noexcept { return retired_.view(); }
+
+  /// The item vectors: size() rows of dim() floats (retired rows included).
+  MatrixView embeddings() const noexcept {
+    return MatrixView(std::span<const float>(vectors_), ids_.size(), dim_);
+  }
+  /// Writable item vectors (e.g. to L2-normalise them, or for an embedder to fill).
+  MutableMatrixView mutable_embeddings() noexcept {
+    return MutableMatrixView(std::span<float>(vectors_), ids_.size(), dim_);
+  }
+  /// Item `index`'s vector. Throws Error when out of range.
+  std::span<const float> vector(std::size_t index) const {
+    check_index("Catalog::vector", index);
+    return embeddings().row(index);
+  }
+
+  /// Item `index`'s attributes. Throws Error when out of range.
+  const ItemAttributes& attributes(std::size_t index) const {
+    check_index("Catalog::attributes", index);
+    return attributes_[index];
+  }
+  /// Replaces item `index`'s attributes (checked as in add()).
+  void set_attributes(std::size_t index, ItemAttributes attributes) {
+    check_index("Catalog::set_attributes", index);
+    check_attributes("Catalog::set_attributes: ", attributes);
+    attributes_[index] = std::move(attributes);
+  }
+
+  /// The index of external id `id`; throws Error naming the id when unknown.
+  std::size_t index_of(std::string_view id) const { return ids_.at(id, "item"); }
+  /// The index of external id `id`, if known.
+  std::optional<std::size_t> find(std::string_view id) const { return ids_.find(id); }
+  /// The external id of item `index`; throws Error when out of range.
+  const std::string& id(std::size_t index) const { return ids_.id(index); }
+
+  /// Removes the retired items' rows. Other items keep their ids, vectors and attributes and
+  /// their relative order; their indices shift down. Returns, for every old index, its new
+  /// index, or `removed` for a retired item — apply it to any per-item state held elsewhere.
+  std::vector<std::size_t> compact() {
+    static_assert(removed == std::numeric_limits<std::size_t>::max());
+    std::vector<std::size_t> remap(ids_.size(), removed);
+    IdMap ids;
+    std::size_t next = 0;
+    for (std::size_t old = 0; old < ids_.size(); ++old) {
+      if (retired_.contains(old)) continue;
+      if (next != old) {
+        std::copy_n(vectors_.begin() + static_cast<std::ptrdiff_t>(old * dim_), dim_,
+                    vectors_.begin() + static_cast<std::ptrdiff_t>(next * dim_));
+        attributes_[next] = std::move(attributes_[old]);
+      }
+      ids.intern(ids_.id(old));
+      remap[old] = next++;
+    }
+    vectors_.resize(next * dim_);
+    attributes_.resize(next);
+    ids_ = std::move(ids);
+    retired_ = ItemBitset();
+    retired_count_ = 0;
+    return remap;
+  }
+
+  /// The value compact() gives a retired item's old index.
+  static constexpr std::size_t removed = std::numeric_limits<std::size_t>::max();
+
+ private:
+  void check_index(const char* where, std::size_t index) const {
+    detail::require(index < ids_.size(), [&] {
+      return std::string(where) + ": item index " + std::to_string(index) + " out of range (size " +
+             std::to_string(ids_.size()) + ")";
+    });
+  }
+  static void check_attributes(const std::string& where, const ItemAttributes& a) {
+    detail::require(std::isfinite(a.price) && a.price >= 0.0f,
+                    [&] { return where + "price must be finite and >= 0, got " + std::to_string(a.price); });
+    detail::require(std::isfinite(a.popularity) && a.popularity >= 0.0f, [&] {
+      return where + "popularity must be finite and >= 0, got " + std::to_string(a.popularity);
+    });
+  }
+
+  std::size_t dim_;
+  IdMap ids_;
+  AlignedVector<float> vectors_;
+  std::vector<ItemAttributes> attributes_;
+  ItemBitset retired_;
+  std::size_t retired_count_ = 0;
+};
+
+}  // namespace marl_rec
