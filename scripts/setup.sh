@@ -30,11 +30,14 @@ if [ "$(id -u)" -ne 0 ]; then
     sudo=(sudo)
   else
     echo "setup.sh: these Debian packages are missing: ${missing[*]}" >&2
-    echo "setup.sh: installing them needs root: run 'sudo $0 $*' once, or install them yourself." >&2
+    echo "setup.sh: installing them needs root. As root, run:" >&2
+    echo "    apt-get update && apt-get install -y ${missing[*]}" >&2
+    echo "or run $(realpath "$0") as root." >&2
     exit 1
   fi
 fi
 
 echo "setup.sh: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}"

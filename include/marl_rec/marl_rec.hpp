@@ -13,7 +13,20 @@
 #include "marl_rec/core/logged_decision.hpp"
 #include "marl_rec/core/rng.hpp"
 
+#include "marl_rec/concepts/batch_recommender.hpp"
+
+#include "marl_rec/io/csv_writer.hpp"
 #include "marl_rec/io/read_report.hpp"
+
+#include "marl_rec/models/most_popular.hpp"
+#include "marl_rec/models/random_recommender.hpp"
+
+#include "marl_rec/eval/any_batch_recommender.hpp"
+#include "marl_rec/eval/batch_recommend.hpp"
+#include "marl_rec/eval/metrics.hpp"
+#include "marl_rec/eval/off_policy.hpp"
+#include "marl_rec/eval/simulator.hpp"
+#include "marl_rec/eval/split.hpp"
 
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"

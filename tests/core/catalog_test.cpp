@@ -45,9 +45,9 @@ TEST_CASE("Catalog: bad items are refused with a clear error, and nothing is add
   CHECK_THROWS_AS(mr::Catalog(0), mr::Error);
 }
 
-TEST_CASE("Catalog: retired items are never recommended; compaction keeps the others intact") {
+TEST_CASE("Catalog: retired items are never recommended, and compaction keeps the others intact") {
   mr::Catalog c(1);
-  for (int i = 0; i < 6; ++i) c.add("item" + std::to_string(i), std::vector<float>{float(i)}, {.price = float(i)});
+  for (int i = 0; i < 6; ++i) c.add(marl_rec::numbered_id("item", i), std::vector<float>{float(i)}, {.price = float(i)});
   c.retire("item5");  // the best-scoring one
   c.retire(std::size_t{2});
   c.retire(std::size_t{2});  // idempotent

@@ -8,7 +8,7 @@
 
 #include "marl_rec/core/rng.hpp"
 
-TEST_CASE("Rng: same seed, same sequence; different seeds differ") {
+TEST_CASE("Rng: same seed, same sequence, and different seeds differ") {
   marl_rec::Rng a(7), b(7), c(8);
   for (int i = 0; i < 100; ++i) {
     const std::uint64_t x = a.next_u64();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <limits>
 #include <set>
+#include <stdexcept>
 #include <span>
 #include <vector>
 
@@ -36,7 +37,13 @@ std::vector<std::size_t> sizes() {
   std::set<std::size_t> s = {0, 1, kWidth - 1, kWidth, kWidth + 1, 2 * kWidth + 3, 1000};
   return {s.begin(), s.end()};
 }
-const std::vector<std::size_t> kDims = {1, 3, 16, 63, 64, 100, 128};
+// The issue's dims, plus every block-scorer variant of this ISA: 1, 2, 4, 8 and 16 batches with
+// the query in registers, 32 batches and 3 batches through the generic loop.
+const std::vector<std::size_t> kDims = [] {
+  std::set<std::size_t> d = {1, 3, 16, 63, 64, 100, 128};
+  for (const std::size_t batches : {1, 2, 3, 4, 8, 16, 32}) d.insert(batches * kWidth);
+  return std::vector<std::size_t>(d.begin(), d.end());
+}();
 const std::vector<std::size_t> kOffsets = {0, 1};
 
 double abs_dot(std::span<const float> a, std::span<const float> b) {
@@ -257,6 +264,41 @@ TEST_CASE("score_top_k: excluded items never come back, even when they score bes
                           [](std::size_t) { return true; }) == 0);
 }
 
+TEST_CASE("top_k over a score array equals the reference exactly: sizes, ties, NaN, exclusions") {
+  for (const std::size_t n : sizes()) {
+    for (const std::size_t offset : kOffsets) {
+      for (const std::size_t k : {std::size_t{0}, std::size_t{1}, std::size_t{10}, n, n + 5}) {
+        CAPTURE(n);
+        CAPTURE(offset);
+        CAPTURE(k);
+        // Small integers: many ties. Every 7th score NaN, one +Inf and one -Inf.
+        Buffer scores(n, offset, Values::small_integers, 35);
+        for (std::size_t i = 3; i < n; i += 7) scores.span()[i] = kNaN;
+        if (n > 1) scores.span()[1] = std::numeric_limits<float>::infinity();
+        if (n > 2) scores.span()[n - 1] = -std::numeric_limits<float>::infinity();
+        const auto exclude = [](std::size_t i) { return i % 4 == 1; };
+        for (const bool with_exclusion : {false, true}) {
+          std::vector<mr::ScoredItem> got(std::min(k, n)), want(std::min(k, n));
+          std::size_t got_n, want_n;
+          if (with_exclusion) {
+            got_n = simd::top_k(scores.cspan(), k, got, exclude);
+            want_n = ref::top_k(scores.cspan(), k, want, exclude);
+          } else {
+            got_n = simd::top_k(scores.cspan(), k, got);
+            want_n = ref::top_k(scores.cspan(), k, want);
+          }
+          REQUIRE(got_n == want_n);
+          for (std::size_t j = 0; j < got_n; ++j) CHECK(got[j] == want[j]);
+        }
+      }
+    }
+  }
+  std::vector<mr::ScoredItem> small(1);
+  const std::vector<float> three = {1, 2, 3};
+  CHECK_THROWS_WITH_AS(simd::top_k(three, 2, small),
+                       "simd::top_k: out has room for 1 elements, 2 are needed", mr::Error);
+}
+
 TEST_CASE("score_top_k_batch equals the single-query kernel query by query") {
   for (const std::size_t n : sizes()) {
     for (const std::size_t d : {std::size_t{3}, std::size_t{16}, std::size_t{64}, std::size_t{100}}) {
@@ -355,7 +397,40 @@ TEST_CASE("td_update with alpha = 1 and gamma = 0 sets q to the reward exactly")
   CHECK(q == reward);
 }
 
-TEST_CASE("rank1_sub matches the reference and keeps a symmetric matrix exactly symmetric") {
+TEST_CASE("rank1_sub matches the reference on any shape, stride and alignment") {
+  for (const std::size_t rows : {std::size_t{0}, std::size_t{1}, std::size_t{5}, kWidth + 1}) {
+    for (const std::size_t cols : sizes()) {
+      if (cols > 100) continue;
+      for (const std::size_t offset : kOffsets) {
+        CAPTURE(rows);
+        CAPTURE(cols);
+        CAPTURE(offset);
+        Items a(rows, cols, cols + offset, offset, Values::gaussian, 83);
+        Items a_ref(rows, cols, cols + offset, offset, Values::gaussian, 83);
+        Items a0(rows, cols, cols + offset, offset, Values::gaussian, 83);
+        Buffer u(rows, offset, Values::gaussian, 84);
+        Buffer v(cols, 1 - offset, Values::gaussian, 85);
+        simd::rank1_sub(a.view, u.cspan(), v.cspan(), -0.7f);
+        ref::rank1_sub(a_ref.view, u.cspan(), v.cspan(), -0.7f);
+        for (std::size_t i = 0; i < rows; ++i) {
+          for (std::size_t j = 0; j < cols; ++j) {
+            const double scale = std::fabs(a0.view.row(i)[j]) +
+                                 std::fabs(double(u.cspan()[i]) * v.cspan()[j] / 0.7);
+            CHECK(std::fabs(double(a.view.row(i)[j]) - double(a_ref.view.row(i)[j])) <=
+                  4 * FLT_EPSILON * scale + FLT_MIN);
+          }
+        }
+      }
+    }
+  }
+  // The same vector as u and v on a square, non-symmetric A is still the general update.
+  std::vector<float> m = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<float> x = {1, 1, 1};
+  simd::rank1_sub(mr::MutableMatrixView(m, 3, 3), x, x, 1.0f);
+  CHECK(m == std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8});
+}
+
+TEST_CASE("symmetric_rank1_sub matches the reference and keeps A exactly symmetric") {
   std::vector<std::size_t> orders;
   for (const std::size_t n : sizes()) if (n <= 100) orders.push_back(n);
   orders.push_back(63);
@@ -377,8 +452,8 @@ TEST_CASE("rank1_sub matches the reference and keeps a symmetric matrix exactly 
       }
       Buffer u(n, offset, Values::gaussian, 82);
       const float c = 1.7f;
-      simd::rank1_sub(a.view, u.cspan(), u.cspan(), c);
-      ref::rank1_sub(a_ref.view, u.cspan(), u.cspan(), c);
+      simd::symmetric_rank1_sub(a.view, u.cspan(), c);
+      ref::symmetric_rank1_sub(a_ref.view, u.cspan(), c);
       for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < n; ++j) {
           CHECK(a.view.row(i)[j] == a.view.row(j)[i]);
@@ -390,9 +465,36 @@ TEST_CASE("rank1_sub matches the reference and keeps a symmetric matrix exactly 
       }
     }
   }
+  std::vector<float> rect(6);
+  const std::vector<float> u2 = {1, 1};
+  CHECK_THROWS_WITH_AS(simd::symmetric_rank1_sub(mr::MutableMatrixView(rect, 2, 3), u2, 1.0f),
+                       "simd::symmetric_rank1_sub: A rows has 2 elements but A cols has 3", mr::Error);
 }
 
-TEST_CASE("normalize_rows matches the reference; zero and non-finite rows are left and counted") {
+TEST_CASE("td_update, axpy and rank1_sub propagate NaN as IEEE arithmetic does") {
+  std::vector<float> q(2 * kWidth + 3, 1.0f);
+  std::vector<float> reward(q.size(), 0.5f);
+  std::vector<float> next_max(q.size(), 0.25f);
+  reward[1] = kNaN;
+  next_max[q.size() - 1] = kNaN;
+  simd::td_update(q, reward, next_max, 0.5f, 0.9f);
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    CHECK(std::isnan(q[i]) == (i == 1 || i == q.size() - 1));
+  }
+  std::vector<float> y(q.size(), 1.0f);
+  simd::axpy(2.0f, reward, y);
+  for (std::size_t i = 0; i < y.size(); ++i) CHECK(std::isnan(y[i]) == (i == 1));
+  std::vector<float> a(3 * q.size(), 1.0f);
+  const std::vector<float> u = {1.0f, kNaN, 1.0f};
+  simd::rank1_sub(mr::MutableMatrixView(a, 3, q.size()), u, y, 2.0f);
+  for (std::size_t r = 0; r < 3; ++r) {
+    for (std::size_t j = 0; j < q.size(); ++j) {
+      CHECK(std::isnan(a[r * q.size() + j]) == (r == 1 || j == 1));
+    }
+  }
+}
+
+TEST_CASE("normalize_rows matches the reference, and zero or non-finite rows are left and counted") {
   for (const std::size_t n : sizes()) {
     for (const std::size_t d : kDims) {
       CAPTURE(n);
@@ -425,11 +527,78 @@ TEST_CASE("normalize_rows matches the reference; zero and non-finite rows are le
       }
     }
   }
-  // An overflowing squared norm is not finite: the row is left as it is.
-  std::vector<float> huge = {3e30f, 4e30f};
-  CHECK_FALSE(simd::l2_normalize(huge));
-  CHECK_FALSE(ref::l2_normalize(huge));
-  CHECK(huge[0] == 3e30f);
+  // The squared norm is accumulated in double: huge, tiny and subnormal rows normalise.
+  for (const float scale : {3e30f, 1e-23f, 1e-42f}) {
+    std::vector<float> x = {3 * scale, 4 * scale};
+    std::vector<float> y = x;
+    CHECK(simd::l2_normalize(x));
+    CHECK(ref::l2_normalize(y));
+    CAPTURE(scale);
+    CHECK(std::fabs(x[0] - 0.6f) <= 1e-6f);
+    CHECK(std::fabs(x[1] - 0.8f) <= 1e-6f);
+    CHECK(std::fabs(x[0] - y[0]) <= 2 * FLT_EPSILON);
+    CHECK(std::fabs(x[1] - y[1]) <= 2 * FLT_EPSILON);
+  }
+  // An Inf entry: the norm is not finite, the row is left as it is.
+  std::vector<float> inf = {1.0f, std::numeric_limits<float>::infinity()};
+  CHECK_FALSE(simd::l2_normalize(inf));
+  CHECK_FALSE(ref::l2_normalize(inf));
+  CHECK(inf[0] == 1.0f);
+  std::vector<float> empty;
+  CHECK_FALSE(simd::l2_normalize(empty));
+}
+
+TEST_CASE("exclusions are asked only about candidates, in increasing index order") {
+  // Scores rise with the index, so after the first k every row is a candidate; with falling
+  // scores, only the first k are.
+  const std::size_t n = 3 * kWidth + 2;
+  std::vector<float> rising(n), falling(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    rising[i] = float(i);
+    falling[i] = float(n - i);
+  }
+  const std::vector<float> one = {1.0f};
+  std::vector<mr::ScoredItem> out(3);
+  std::vector<std::size_t> asked;
+  const auto record = [&](std::size_t i) {
+    asked.push_back(i);
+    return false;
+  };
+  simd::score_top_k(one, mr::MatrixView(rising, n, 1), 3, out, record);
+  CHECK(asked.size() == n);
+  CHECK(std::is_sorted(asked.begin(), asked.end()));
+  asked.clear();
+  simd::score_top_k(one, mr::MatrixView(falling, n, 1), 3, out, record);
+  CHECK(asked == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("an exclusion that throws makes the kernel throw, and nothing else breaks") {
+  std::vector<float> items(20, 1.0f);
+  const std::vector<float> one = {1.0f};
+  std::vector<mr::ScoredItem> out(3);
+  const auto throwing = [](std::size_t i) -> bool {
+    if (i == 5) throw std::runtime_error("rule engine down");
+    return false;
+  };
+  static_assert(!noexcept(simd::kernels::ScoreTopK{}(xsimd::default_arch{}, one.data(),
+                                                     mr::MatrixView(items, 20, 1), 3, throwing,
+                                                     out.data())));
+  // Scores all equal: items 0..2 fill the heap, later ties are still candidates (>= threshold).
+  CHECK_THROWS_WITH_AS(simd::score_top_k(one, mr::MatrixView(items, 20, 1), 3, out, throwing),
+                       "rule engine down", std::runtime_error);
+  CHECK(simd::score_top_k(one, mr::MatrixView(items, 20, 1), 3, out) == 3);
+}
+
+TEST_CASE("d = 0: every score is 0, and the top-k is the first k items") {
+  std::vector<float> none;
+  const mr::MatrixView items(none, 10, 0);
+  std::vector<float> scores(10, -1.0f);
+  simd::score(none, items, scores);
+  CHECK(scores == std::vector<float>(10, 0.0f));
+  std::vector<mr::ScoredItem> out(4);
+  REQUIRE(simd::score_top_k(none, items, 4, out) == 4);
+  for (std::size_t j = 0; j < 4; ++j) CHECK(out[j] == mr::ScoredItem{j, 0.0f});
+  CHECK(simd::dot(none, none) == 0.0f);
 }
 
 TEST_CASE("kernels reject wrong dimensions with an Error that names the call and the argument") {
@@ -463,6 +632,8 @@ TEST_CASE("kernels reject wrong dimensions with an Error that names the call and
   CHECK_THROWS_AS(simd::axpy(1.0f, q3, y2), mr::Error);
   std::vector<float> a(16);
   CHECK_THROWS_WITH_AS(simd::rank1_sub(mr::MutableMatrixView(a, 4, 4), q4, q4, 0.0f),
-                       doctest::Contains("simd::rank1_sub: c must be finite and non-zero"), mr::Error);
+                       doctest::Contains("simd::rank1_sub: c must be finite, non-zero"), mr::Error);
+  // A subnormal c has no finite inverse: refused rather than turned into Inf / NaN.
+  CHECK_THROWS_AS(simd::rank1_sub(mr::MutableMatrixView(a, 4, 4), q4, q4, 1e-39f), mr::Error);
   CHECK_THROWS_AS(simd::rank1_sub(mr::MutableMatrixView(a, 4, 4), q3, q4, 1.0f), mr::Error);
 }

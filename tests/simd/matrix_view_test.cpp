@@ -28,6 +28,10 @@ TEST_CASE("MatrixView rejects shapes its storage cannot hold") {
   CHECK_THROWS_WITH_AS(mr::MatrixView(data, 1, 3, 2),
                        "MatrixView: stride 2 is smaller than cols 3", mr::Error);
   CHECK_NOTHROW(mr::MatrixView(data, 0, 3));
+  // A forged shape whose size wraps around size_t is refused, not accepted over 0 floats.
+  std::vector<float> empty;
+  CHECK_THROWS_WITH_AS(mr::MatrixView(empty, std::size_t{1} << 62, 4, 4),
+                       doctest::Contains("overflows size_t"), mr::Error);
   CHECK(mr::MatrixView().empty());
 }
 

@@ -21,7 +21,7 @@ TEST_CASE("ranks_before: higher score first, then lower index") {
 
 TEST_CASE("TopKBuffer keeps the k best of a stream, and resumes from its storage") {
   std::vector<mr::ScoredItem> storage(3);
-  mr::detail::TopKBuffer top(storage.data(), 3);
+  mr::detail::TopKBuffer<> top(storage.data(), 3);
   CHECK(top.threshold() == -std::numeric_limits<float>::infinity());
   const float scores[] = {0.5f, 3.0f, -2.0f, 3.0f, 1.0f, 7.0f, 1.0f};
   for (std::size_t i = 0; i < 4; ++i) {
@@ -30,7 +30,7 @@ TEST_CASE("TopKBuffer keeps the k best of a stream, and resumes from its storage
   CHECK(top.size() == 3);
   CHECK(top.threshold() == 0.5f);
   // Set aside and resumed: only the storage and the size carry the state.
-  mr::detail::TopKBuffer resumed(storage.data(), 3, top.size());
+  mr::detail::TopKBuffer<> resumed(storage.data(), 3, top.size());
   CHECK(resumed.threshold() == 0.5f);
   for (std::size_t i = 4; i < 7; ++i) {
     if (scores[i] >= resumed.threshold()) resumed.offer(i, scores[i]);
@@ -42,7 +42,7 @@ TEST_CASE("TopKBuffer keeps the k best of a stream, and resumes from its storage
 }
 
 TEST_CASE("TopKBuffer of capacity 0 accepts nothing") {
-  mr::detail::TopKBuffer none;
+  mr::detail::TopKBuffer<> none;
   none.offer(1, 1.0f);
   CHECK(none.size() == 0);
   CHECK(none.finish() == 0);

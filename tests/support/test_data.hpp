@@ -15,10 +15,11 @@ namespace marl_rec::test {
 enum class Values { gaussian, small_integers };
 
 /// `size` floats starting `offset` floats past a 64-byte boundary, filled from a seeded RNG.
+/// The storage ends exactly at the last float, so AddressSanitizer catches a one-float overread.
 class Buffer {
  public:
   Buffer(std::size_t size, std::size_t offset, Values values, std::uint32_t seed)
-      : storage_(size + offset + 1), offset_(offset), size_(size) {
+      : storage_(size + offset), offset_(offset), size_(size) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::uniform_int_distribution<int> small(-3, 3);

@@ -7,12 +7,14 @@
 //
 // The architecture is the one the consumer's flags enable (xsimd::default_arch): the library adds
 // no -m/-march flag of its own. Scores from different architectures may differ in the last bits
-// (summation order); on one architecture every kernel computes a given score bit-identically.
+// (summation order); on one architecture the scoring kernels (score, score_top_k,
+// score_top_k_batch) compute a given score bit-identically.
 //
 // NaN policy: a NaN score never enters a top-k (it is not eligible, like an excluded item);
 // `score` writes NaN where the arithmetic gives NaN; `td_update`, `axpy` and `rank1_sub`
 // propagate NaN inputs as IEEE arithmetic does (validating learner inputs is the learners' job);
-// `normalize_rows` leaves rows whose norm is zero or not finite unchanged and counts them.
+// `normalize_rows` leaves rows whose norm is zero or not finite (NaN/Inf entries) unchanged and
+// counts them.
 #pragma once
 
 #include <algorithm>
@@ -26,6 +28,16 @@
 #include "marl_rec/simd/matrix_view.hpp"
 #include "marl_rec/simd/top_k.hpp"
 #include "marl_rec/simd/xsimd_compat.hpp"
+
+// GCC 12 at -O2/-O3 reports -Warray-bounds / -Wstringop-overread on dispatch branches that are
+// unreachable for the dim at hand (e.g. the 16-batch scorer when a caller's 1-float query is
+// visible to it). The branches are guarded by the dim; the diagnostics are false positives.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 
 namespace marl_rec::simd {
 
@@ -118,9 +130,9 @@ inline decltype(auto) with_row_scorer(const float* query, std::size_t dim, F&& f
 
 /// Offers the `count` scores of a block whose first row is `first` to `top`. One vector compare
 /// decides whether any lane can enter; NaN lanes never pass it.
-template <class Batch, class Exclude>
-inline void offer_block(const Batch& scores, std::size_t first, std::size_t count,
-                        marl_rec::detail::TopKBuffer& top, const Exclude& exclude)
+template <class Batch, class Top, class Exclude>
+inline void offer_block(const Batch& scores, std::size_t first, std::size_t count, Top& top,
+                        const Exclude& exclude)
     noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t>) {
   if (!xsimd::any(scores >= Batch(top.threshold()))) return;
   alignas(64) float s[Batch::size];
@@ -132,18 +144,21 @@ inline void offer_block(const Batch& scores, std::size_t first, std::size_t coun
 
 /// Offers rows [begin, end) of `items` to `top` (begin a multiple of the batch width). Rows are
 /// read one after another: a single sequential stream is what reaches the memory bandwidth.
-template <class Scorer, class Exclude>
-inline void scan_rows(Scorer scorer, MatrixView items, std::size_t begin, std::size_t end,
-                      marl_rec::detail::TopKBuffer& top, const Exclude& exclude)
+template <class Scorer, class Top, class Exclude>
+inline void scan_rows(Scorer scorer, MatrixView items, std::size_t begin, std::size_t end, Top& top,
+                      const Exclude& exclude)
     noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t>) {
   constexpr std::size_t width = Scorer::width;
   const std::size_t stride = items.stride();
-  const float* row = items.data() + begin * stride;
+  // Row pointers are formed from r, never stepped past the end of the storage.
   std::size_t r = begin;
-  for (; r + width <= end; r += width, row += width * stride) {
-    offer_block(scorer.full(row, stride), r, width, top, exclude);
+  for (; r + width <= end; r += width) {
+    offer_block(scorer.full(items.data() + r * stride, stride), r, width, top, exclude);
   }
-  if (r < end) offer_block(scorer.partial(row, stride, end - r), r, end - r, top, exclude);
+  if (r < end) {
+    offer_block(scorer.partial(items.data() + r * stride, stride, end - r), r, end - r, top,
+                exclude);
+  }
 }
 
 /// a · b over n floats.
@@ -186,6 +201,15 @@ struct ScoreTopKBatch {
 
 };
 
+/// The min(k, eligible) best entries of a score array, best first (top-k selection for models
+/// that produce a score per item).
+struct TopK {
+  template <class Arch, class Exclude>
+  std::size_t operator()(Arch, const float* scores, std::size_t n, std::size_t k,
+                         const Exclude& exclude, ScoredItem* out) const
+      noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t>);
+};
+
 /// q[i] += alpha * (reward[i] + gamma * next_max[i] - q[i]) over n entries (the TD(0) update).
 struct TdUpdate {
   template <class Arch>
@@ -199,12 +223,18 @@ struct Axpy {
   void operator()(Arch, float a, const float* x, float* y, std::size_t n) const noexcept;
 };
 
-/// A -= (u vᵀ) / c, computed per element as (u[i] * v[j]) * (1 / c); with u == v on a square A,
-/// the upper triangle mirrored.
+/// A -= (u vᵀ) / c, computed per element as (u[i] * v[j]) * (1 / c).
 struct Rank1Sub {
   template <class Arch>
   void operator()(Arch, MutableMatrixView a, const float* u, const float* v,
                   float c) const noexcept;
+};
+
+/// A -= (u uᵀ) / c for a symmetric A: the upper triangle is computed and mirrored, so A stays
+/// exactly symmetric whatever the compiler contracts into FMAs.
+struct SymmetricRank1Sub {
+  template <class Arch>
+  void operator()(Arch, MutableMatrixView a, const float* u, float c) const noexcept;
 };
 
 // ---- definitions -------------------------------------------------------------------------------
@@ -247,14 +277,13 @@ void Score::operator()(Arch, const float* query, MatrixView items, float* out) c
     using Batch = xsimd::batch<float, Arch>;
     constexpr std::size_t width = Batch::size;
     const std::size_t stride = items.stride();
-    const float* row = items.data();
     std::size_t r = 0;
-    for (; r + width <= items.rows(); r += width, row += width * stride) {
-      scorer.full(row, stride).store_unaligned(out + r);
+    for (; r + width <= items.rows(); r += width) {
+      scorer.full(items.data() + r * stride, stride).store_unaligned(out + r);
     }
     if (r < items.rows()) {
       alignas(64) float s[width];
-      scorer.partial(row, stride, items.rows() - r).store_aligned(s);
+      scorer.partial(items.data() + r * stride, stride, items.rows() - r).store_aligned(s);
       std::copy(s, s + (items.rows() - r), out + r);
     }
   });
@@ -266,7 +295,7 @@ std::size_t ScoreTopK::operator()(Arch, const float* query, MatrixView items, st
     noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t>) {
   const std::size_t capacity = std::min(k, items.rows());
   if (capacity == 0) return 0;
-  marl_rec::detail::TopKBuffer top(out, capacity);
+  marl_rec::detail::TopKBuffer<Arch> top(out, capacity);
   with_row_scorer<Arch>(query, items.cols(), [&](const auto& scorer) {
     scan_rows(scorer, items, 0, items.rows(), top, exclude);
   });
@@ -289,7 +318,7 @@ void ScoreTopKBatch::operator()(Arch, MatrixView queries, MatrixView items, std:
   for (std::size_t begin = 0; begin < items.rows(); begin += block_rows) {
     const std::size_t end = std::min(items.rows(), begin + block_rows);
     for (std::size_t q = 0; q < nq; ++q) {
-      marl_rec::detail::TopKBuffer top(out + q * capacity, capacity, counts[q]);
+      marl_rec::detail::TopKBuffer<Arch> top(out + q * capacity, capacity, counts[q]);
       const auto exclude_q = [&exclude, q](std::size_t i) noexcept(
                                  std::is_nothrow_invocable_v<const Exclude&, std::size_t,
                                                              std::size_t>) { return exclude(q, i); };
@@ -301,8 +330,31 @@ void ScoreTopKBatch::operator()(Arch, MatrixView queries, MatrixView items, std:
     }
   }
   for (std::size_t q = 0; q < nq; ++q) {
-    counts[q] = marl_rec::detail::TopKBuffer(out + q * capacity, capacity, counts[q]).finish();
+    counts[q] = marl_rec::detail::TopKBuffer<Arch>(out + q * capacity, capacity, counts[q]).finish();
   }
+}
+
+template <class Arch, class Exclude>
+std::size_t TopK::operator()(Arch, const float* scores, std::size_t n, std::size_t k,
+                             const Exclude& exclude, ScoredItem* out) const
+    noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t>) {
+  using Batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t width = Batch::size;
+  const std::size_t capacity = std::min(k, n);
+  if (capacity == 0) return 0;
+  marl_rec::detail::TopKBuffer<Arch> top(out, capacity);
+  std::size_t i = 0;
+  for (; i + width <= n; i += width) {
+    offer_block(Batch::load_unaligned(scores + i), i, width, top, exclude);
+  }
+  if (i < n) {
+    // The tail is padded with NaN, which never passes the threshold test.
+    alignas(64) float tail[width];
+    std::fill(tail, tail + width, std::numeric_limits<float>::quiet_NaN());
+    std::copy(scores + i, scores + n, tail);
+    offer_block(Batch::load_aligned(tail), i, n - i, top, exclude);
+  }
+  return top.finish();
 }
 
 template <class Arch>
@@ -332,69 +384,95 @@ void Axpy::operator()(Arch, float a, const float* x, float* y, std::size_t n) co
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-template <class Arch>
-void Rank1Sub::operator()(Arch, MutableMatrixView a, const float* u, const float* v,
-                          float c) const noexcept {
+// Rows [0, rows) of A -= (u vᵀ) / c over columns [first_col(r), cols).
+template <class Arch, class FirstCol>
+inline void rank1_sub_rows(MutableMatrixView a, const float* u, const float* v, float c,
+                           FirstCol first_col) noexcept {
   using Batch = xsimd::batch<float, Arch>;
   const float inv_c = 1.0f / c;
   const Batch vinv(inv_c);
   const std::size_t n = a.cols();
-  // With u == v (the Sherman–Morrison update of a symmetric inverse) only the upper triangle is
-  // computed and then mirrored, so A stays exactly symmetric whatever the compiler contracts
-  // into FMAs (the vector body and the scalar tail may round differently).
-  const bool symmetric = u == v && a.rows() == a.cols();
   for (std::size_t r = 0; r < a.rows(); ++r) {
     float* row = a.data() + r * a.stride();
     const Batch ur(u[r]);
-    std::size_t j = symmetric ? r : 0;
+    std::size_t j = first_col(r);
     for (; j + Batch::size <= n; j += Batch::size) {
       const Batch t = (ur * Batch::load_unaligned(v + j)) * vinv;
       (Batch::load_unaligned(row + j) - t).store_unaligned(row + j);
     }
     for (; j < n; ++j) row[j] -= (u[r] * v[j]) * inv_c;
   }
-  if (symmetric) {
-    for (std::size_t r = 1; r < a.rows(); ++r) {
-      float* row = a.data() + r * a.stride();
-      for (std::size_t j = 0; j < r; ++j) row[j] = a.data()[j * a.stride() + r];
-    }
+}
+
+template <class Arch>
+void Rank1Sub::operator()(Arch, MutableMatrixView a, const float* u, const float* v,
+                          float c) const noexcept {
+  rank1_sub_rows<Arch>(a, u, v, c, [](std::size_t) { return std::size_t{0}; });
+}
+
+template <class Arch>
+void SymmetricRank1Sub::operator()(Arch, MutableMatrixView a, const float* u,
+                                   float c) const noexcept {
+  // The vector body and the scalar tail may round differently (FMA contraction), so (i, j) and
+  // (j, i) are not computed separately: the upper triangle is mirrored.
+  rank1_sub_rows<Arch>(a, u, u, c, [](std::size_t r) { return r; });
+  for (std::size_t r = 1; r < a.rows(); ++r) {
+    float* row = a.data() + r * a.stride();
+    for (std::size_t j = 0; j < r; ++j) row[j] = a.data()[j * a.stride() + r];
   }
 }
 
 }  // namespace kernels
 
 // ---- checked entry points ----------------------------------------------------------------------
+//
+// Each entry point is a template on the architecture, defaulting to the one the caller's flags
+// enable. The architecture is thus part of the symbol: translation units built with different
+// -m flags (e.g. per-ISA units of a dispatching program) get different functions, and the linker
+// cannot pick an AVX-512 body for a caller built for SSE2.
 
 /// a · b. Throws marl_rec::Error when the sizes differ.
+template <class Arch = compat::default_arch>
 inline float dot(std::span<const float> a, std::span<const float> b) {
   marl_rec::detail::check_sizes_equal("simd::dot", "a", a.size(), "b", b.size());
-  return kernels::Dot{}(compat::default_arch{}, a.data(), b.data(), a.size());
+  return kernels::Dot{}(Arch{}, a.data(), b.data(), a.size());
 }
 
-/// Scales x to unit L2 norm. Returns false, leaving x unchanged, when its norm is zero or not
-/// finite (NaN/Inf entries, or a squared norm that overflows float).
+/// Scales x to unit L2 norm. The squared norm is accumulated in double, so tiny and huge finite
+/// vectors normalise correctly. Returns false, leaving x unchanged, when the norm is zero or not
+/// finite (a NaN or Inf entry).
+template <class Arch = compat::default_arch>
 inline bool l2_normalize(std::span<float> x) noexcept {
-  const float n2 = kernels::Dot{}(compat::default_arch{}, x.data(), x.data(), x.size());
-  if (!(n2 > 0.0f) || !std::isfinite(n2)) return false;
-  kernels::Scale{}(compat::default_arch{}, x.data(), 1.0f / std::sqrt(n2), x.size());
+  double n2 = 0.0;
+  for (const float v : x) n2 += static_cast<double>(v) * static_cast<double>(v);
+  if (!(n2 > 0.0) || !std::isfinite(n2)) return false;
+  const double inverse = 1.0 / std::sqrt(n2);
+  if (inverse <= static_cast<double>(std::numeric_limits<float>::max())) {
+    kernels::Scale{}(Arch{}, x.data(), static_cast<float>(inverse), x.size());
+  } else {
+    // A subnormal-length vector: its inverse norm does not fit a float; scale in double.
+    for (float& v : x) v = static_cast<float>(static_cast<double>(v) * inverse);
+  }
   return true;
 }
 
 /// Scales every row of m to unit L2 norm (for cosine scoring). Returns how many rows were left
 /// unchanged because their norm is zero or not finite (see l2_normalize).
+template <class Arch = compat::default_arch>
 inline std::size_t normalize_rows(MutableMatrixView m) noexcept {
   std::size_t unchanged = 0;
-  for (std::size_t r = 0; r < m.rows(); ++r) unchanged += l2_normalize(m.row(r)) ? 0 : 1;
+  for (std::size_t r = 0; r < m.rows(); ++r) unchanged += l2_normalize<Arch>(m.row(r)) ? 0 : 1;
   return unchanged;
 }
 
 /// out[i] = items.row(i) · query for every item. Throws marl_rec::Error when query.size() !=
 /// items.cols() or out has fewer than items.rows() elements.
+template <class Arch = compat::default_arch>
 inline void score(std::span<const float> query, MatrixView items, std::span<float> out) {
   marl_rec::detail::check_sizes_equal("simd::score", "query", query.size(), "item rows",
                                       items.cols());
   marl_rec::detail::check_at_least("simd::score", "out", out.size(), items.rows());
-  kernels::Score{}(compat::default_arch{}, query.data(), items, out.data());
+  kernels::Score{}(Arch{}, query.data(), items, out.data());
 }
 
 /// Fused score + top-k: the min(k, eligible) best items of `items` against `query`, best first
@@ -402,21 +480,31 @@ inline void score(std::span<const float> query, MatrixView items, std::span<floa
 /// Eligible: not excluded and score not NaN. `out` needs min(k, items.rows()) elements. k = 0,
 /// k ≥ rows and rows = 0 are all valid. No score array is written. Throws marl_rec::Error on a
 /// dimension mismatch or a too-small `out`.
-template <ItemExclusion Exclude = NoExclusion>
+template <ItemExclusion Exclude = NoExclusion, class Arch = compat::default_arch>
 inline std::size_t score_top_k(std::span<const float> query, MatrixView items, std::size_t k,
                                std::span<ScoredItem> out, const Exclude& exclude = {}) {
   marl_rec::detail::check_sizes_equal("simd::score_top_k", "query", query.size(), "item rows",
                                       items.cols());
   marl_rec::detail::check_at_least("simd::score_top_k", "out", out.size(),
                                    std::min(k, items.rows()));
-  return kernels::ScoreTopK{}(compat::default_arch{}, query.data(), items, k, exclude, out.data());
+  return kernels::ScoreTopK{}(Arch{}, query.data(), items, k, exclude, out.data());
+}
+
+/// Top-k selection over a score array: the min(k, eligible) best entries (index = position in
+/// `scores`), best first, written to the front of `out`; returns how many. Same order, NaN and
+/// exclusion rules as score_top_k. `out` needs min(k, scores.size()) elements.
+template <ItemExclusion Exclude = NoExclusion, class Arch = compat::default_arch>
+inline std::size_t top_k(std::span<const float> scores, std::size_t k, std::span<ScoredItem> out,
+                         const Exclude& exclude = {}) {
+  marl_rec::detail::check_at_least("simd::top_k", "out", out.size(), std::min(k, scores.size()));
+  return kernels::TopK{}(Arch{}, scores.data(), scores.size(), k, exclude, out.data());
 }
 
 /// score_top_k for every row of `queries` (Q × d) at once, reading `items` once per block of rows
 /// for all queries. Query q's results are at out[q * min(k, items.rows()) ...], counts[q] of them.
 /// `exclude(q, i)` is true when item i may not be returned to query q. Throws marl_rec::Error on a
 /// dimension mismatch or when `out` / `counts` are too small.
-template <BatchItemExclusion Exclude = NoExclusion>
+template <BatchItemExclusion Exclude = NoExclusion, class Arch = compat::default_arch>
 inline void score_top_k_batch(MatrixView queries, MatrixView items, std::size_t k,
                               std::span<ScoredItem> out, std::span<std::size_t> counts,
                               const Exclude& exclude = {}) {
@@ -429,12 +517,12 @@ inline void score_top_k_batch(MatrixView queries, MatrixView items, std::size_t 
       capacity == 0 || queries.rows() <= std::numeric_limits<std::size_t>::max() / capacity,
       "simd::score_top_k_batch: queries x k overflows size_t");
   marl_rec::detail::check_at_least(where, "out", out.size(), queries.rows() * capacity);
-  kernels::ScoreTopKBatch{}(compat::default_arch{}, queries, items, k, exclude, out.data(),
-                            counts.data());
+  kernels::ScoreTopKBatch{}(Arch{}, queries, items, k, exclude, out.data(), counts.data());
 }
 
 /// The TD(0) update q[i] += alpha * (reward[i] + gamma * next_max[i] - q[i]) for every i.
 /// Throws marl_rec::Error when the sizes differ or alpha / gamma are not finite.
+template <class Arch = compat::default_arch>
 inline void td_update(std::span<float> q, std::span<const float> reward,
                       std::span<const float> next_max, float alpha, float gamma) {
   constexpr const char* where = "simd::td_update";
@@ -442,26 +530,43 @@ inline void td_update(std::span<float> q, std::span<const float> reward,
   marl_rec::detail::check_sizes_equal(where, "q", q.size(), "next_max", next_max.size());
   marl_rec::detail::check_finite(where, "alpha", alpha);
   marl_rec::detail::check_finite(where, "gamma", gamma);
-  kernels::TdUpdate{}(compat::default_arch{}, q.data(), reward.data(), next_max.data(), alpha,
-                      gamma, q.size());
+  kernels::TdUpdate{}(Arch{}, q.data(), reward.data(), next_max.data(), alpha, gamma, q.size());
 }
 
 /// y += a * x. Throws marl_rec::Error when the sizes differ.
+template <class Arch = compat::default_arch>
 inline void axpy(float a, std::span<const float> x, std::span<float> y) {
   marl_rec::detail::check_sizes_equal("simd::axpy", "x", x.size(), "y", y.size());
-  kernels::Axpy{}(compat::default_arch{}, a, x.data(), y.data(), x.size());
+  kernels::Axpy{}(Arch{}, a, x.data(), y.data(), x.size());
 }
 
-/// A -= (u vᵀ) / c (u has A.rows() entries, v has A.cols()). When u and v are the same span and
-/// A is square, only the upper triangle is computed and mirrored: a symmetric A stays exactly
-/// symmetric (the Sherman–Morrison update of an inverse relies on it). Throws marl_rec::Error on a size mismatch or a zero / non-finite c.
+/// A -= (u vᵀ) / c (u has A.rows() entries, v has A.cols()). Throws marl_rec::Error on a size
+/// mismatch, or when c is zero or not finite or 1/c is not finite.
+template <class Arch = compat::default_arch>
 inline void rank1_sub(MutableMatrixView a, std::span<const float> u, std::span<const float> v,
                       float c) {
   constexpr const char* where = "simd::rank1_sub";
   marl_rec::detail::check_sizes_equal(where, "u", u.size(), "A rows", a.rows());
   marl_rec::detail::check_sizes_equal(where, "v", v.size(), "A cols", a.cols());
-  marl_rec::detail::check_finite_nonzero(where, "c", c);
-  kernels::Rank1Sub{}(compat::default_arch{}, a, u.data(), v.data(), c);
+  marl_rec::detail::check_invertible(where, "c", c);
+  kernels::Rank1Sub{}(Arch{}, a, u.data(), v.data(), c);
+}
+
+/// A -= (u uᵀ) / c for a symmetric A (e.g. the Sherman–Morrison update of an inverse): only the
+/// upper triangle is read and computed, then mirrored, so A stays exactly symmetric. The lower
+/// triangle's old values are not read. Throws marl_rec::Error when A is not square, u's size
+/// differs, or c is zero or not finite or 1/c is not finite.
+template <class Arch = compat::default_arch>
+inline void symmetric_rank1_sub(MutableMatrixView a, std::span<const float> u, float c) {
+  constexpr const char* where = "simd::symmetric_rank1_sub";
+  marl_rec::detail::check_sizes_equal(where, "A rows", a.rows(), "A cols", a.cols());
+  marl_rec::detail::check_sizes_equal(where, "u", u.size(), "A rows", a.rows());
+  marl_rec::detail::check_invertible(where, "c", c);
+  kernels::SymmetricRank1Sub{}(Arch{}, a, u.data(), c);
 }
 
 }  // namespace marl_rec::simd
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -29,6 +30,13 @@ class BasicMatrixView {
       return "MatrixView: stride " + std::to_string(stride_) + " is smaller than cols " +
              std::to_string(cols_);
     });
+    // (rows - 1) * stride + cols must not wrap around: a forged shape would pass the size check.
+    detail::require(rows_ == 0 || stride_ == 0 ||
+                        rows_ - 1 <= (std::numeric_limits<std::size_t>::max() - cols_) / stride_,
+                    [&] {
+                      return "MatrixView: " + std::to_string(rows_) + " x " + std::to_string(cols_) +
+                             " (stride " + std::to_string(stride_) + ") overflows size_t";
+                    });
     const std::size_t needed = rows_ == 0 ? 0 : (rows_ - 1) * stride_ + cols_;
     detail::require(storage.size() >= needed, [&] {
       return "MatrixView: " + std::to_string(rows_) + " x " + std::to_string(cols_) +

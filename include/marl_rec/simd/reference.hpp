@@ -36,8 +36,7 @@ inline float dot(std::span<const float> a, std::span<const float> b) {
 /// Scales x to unit L2 norm (see simd::l2_normalize).
 inline bool l2_normalize(std::span<float> x) noexcept {
   const double n2 = detail::dot_double(x.data(), x.data(), x.size());
-  // The same rule as the kernel: the squared norm must be positive and finite in float.
-  if (!(n2 > 0.0) || !std::isfinite(static_cast<float>(n2))) return false;
+  if (!(n2 > 0.0) || !std::isfinite(n2)) return false;
   const double inv = 1.0 / std::sqrt(n2);
   for (float& v : x) v = static_cast<float>(v * inv);
   return true;
@@ -58,6 +57,21 @@ inline void score(std::span<const float> query, MatrixView items, std::span<floa
   for (std::size_t r = 0; r < items.rows(); ++r) {
     out[r] = static_cast<float>(detail::dot_double(items.row(r).data(), query.data(), query.size()));
   }
+}
+
+/// Top-k selection over a score array (see simd::top_k): sorts the eligible entries.
+template <ItemExclusion Exclude = NoExclusion>
+inline std::size_t top_k(std::span<const float> scores, std::size_t k, std::span<ScoredItem> out,
+                         const Exclude& exclude = {}) {
+  marl_rec::detail::check_at_least("simd::top_k", "out", out.size(), std::min(k, scores.size()));
+  std::vector<ScoredItem> all;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (!std::isnan(scores[i]) && !exclude(i)) all.push_back({i, scores[i]});
+  }
+  std::sort(all.begin(), all.end(), ranks_before);
+  const std::size_t n = std::min(k, all.size());
+  std::copy(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), out.begin());
+  return n;
 }
 
 /// Fused score + top-k (see simd::score_top_k): scores everything, then sorts.
@@ -132,13 +146,29 @@ inline void rank1_sub(MutableMatrixView a, std::span<const float> u, std::span<c
   constexpr const char* where = "simd::rank1_sub";
   marl_rec::detail::check_sizes_equal(where, "u", u.size(), "A rows", a.rows());
   marl_rec::detail::check_sizes_equal(where, "v", v.size(), "A cols", a.cols());
-  marl_rec::detail::check_finite_nonzero(where, "c", c);
+  marl_rec::detail::check_invertible(where, "c", c);
   for (std::size_t i = 0; i < a.rows(); ++i) {
     float* row = a.row(i).data();
     for (std::size_t j = 0; j < a.cols(); ++j) {
       row[j] = static_cast<float>(static_cast<double>(row[j]) -
                                   static_cast<double>(u[i]) * static_cast<double>(v[j]) /
                                       static_cast<double>(c));
+    }
+  }
+}
+
+/// A -= (u uᵀ) / c for a symmetric A (see simd::symmetric_rank1_sub): the upper triangle is
+/// computed and mirrored.
+inline void symmetric_rank1_sub(MutableMatrixView a, std::span<const float> u, float c) {
+  constexpr const char* where = "simd::symmetric_rank1_sub";
+  marl_rec::detail::check_sizes_equal(where, "A rows", a.rows(), "A cols", a.cols());
+  marl_rec::detail::check_sizes_equal(where, "u", u.size(), "A rows", a.rows());
+  marl_rec::detail::check_invertible(where, "c", c);
+  for (std::size_t i = 0; i < a.rows(); ++i) {
+    for (std::size_t j = i; j < a.cols(); ++j) {
+      const double v = static_cast<double>(a.row(i)[j]) -
+                       static_cast<double>(u[i]) * static_cast<double>(u[j]) / static_cast<double>(c);
+      a.row(i)[j] = a.row(j)[i] = static_cast<float>(v);
     }
   }
 }

@@ -91,6 +91,9 @@ namespace detail {
 
 /// The k best items seen so far, kept as a heap (worst on top) in caller-provided storage.
 /// Its state is the storage plus `size`, so a batched kernel can set one aside and resume it.
+/// `Arch` only tags the type: kernels instantiate it per architecture, so code compiled with
+/// different -m flags never shares (and never links to another's) definition.
+template <class Arch = void>
 class TopKBuffer {
  public:
   /// A buffer of capacity 0 (accepts nothing).

@@ -26,10 +26,10 @@ inline void check_at_least(const char* where, const char* name, std::size_t have
   });
 }
 
-inline void check_finite_nonzero(const char* where, const char* name, float value) {
-  require(std::isfinite(value) && value != 0.0f, [&] {
-    return std::string(where) + ": " + name + " must be finite and non-zero, got " +
-           std::to_string(value);
+inline void check_invertible(const char* where, const char* name, float value) {
+  require(std::isfinite(value) && value != 0.0f && std::isfinite(1.0f / value), [&] {
+    return std::string(where) + ": " + name + " must be finite, non-zero and have a finite " +
+           "inverse, got " + std::to_string(value);
   });
 }
 

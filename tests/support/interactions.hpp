@@ -1,0 +1,22 @@
+// Test helper: an Interactions built from (user id, item id) pairs.
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "marl_rec/core/interactions.hpp"
+
+namespace marl_rec::test {
+
+inline Interactions interactions(std::initializer_list<std::pair<std::string, std::string>> pairs) {
+  Interactions data;
+  std::size_t row = 0;
+  for (const auto& [user, item] : pairs) {
+    data.rows.push_back({.user = data.users.intern(user), .item = data.items.intern(item),
+                         .rating = 1.0f, .timestamp = 0.0, .source_row = row++});
+  }
+  return data;
+}
+
+}  // namespace marl_rec::test
