@@ -15,8 +15,13 @@
 
 #include "marl_rec/concepts/batch_recommender.hpp"
 
+#include "marl_rec/io/csv.hpp"
 #include "marl_rec/io/csv_writer.hpp"
+#include "marl_rec/io/interactions_csv.hpp"
+#include "marl_rec/io/items_csv.hpp"
+#include "marl_rec/io/obd.hpp"
 #include "marl_rec/io/read_report.hpp"
+#include "marl_rec/io/timestamp.hpp"
 
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
