@@ -48,7 +48,7 @@ split     --input FILE --train-out FILE --test-out FILE [--validation-out FILE]
           [--method random|temporal|leave-last-out] [--test-fraction 0.2]
           [--validation-fraction 0] [--seed 42]
 recommend --train FILE --model NAME --out FILE (--users FILE | --test FILE)
-          [--k 10] [--param KEY=VALUE ...]
+          [--items FILE] [--k 10] [--param KEY=VALUE ...]
 score     --recs FILE --test FILE --train FILE [--k 10] [--items FILE]
 ope       --log FILE --item-context FILE [--policy uniform] [--bootstrap 1000] [--seed 1]
 
@@ -252,13 +252,28 @@ int run_recommend(Options& opt) {
   const std::string out_path = opt.required("--out");
   const auto users_path = opt.get("--users");
   const auto test_path = opt.get("--test");
+  const auto items_path = opt.get("--items");
   const std::size_t k = opt.count("--k", 10);
   opt.check_all_used();
   if (users_path.has_value() == test_path.has_value()) {
     throw mr::Error("give exactly one of --users and --test");
   }
 
-  const mr::Interactions train = load(train_path);
+  mr::Interactions train = load(train_path);
+  // The candidates are the training items plus, with --items, every item of the catalog file:
+  // items no one interacted with yet (cold items) can be recommended too.
+  std::size_t cold_items = 0;
+  if (items_path) {
+    mr::io::ReadReport report;
+    for (const auto& record : mr::io::read_items_csv(*items_path, {}, &report)) {
+      if (!train.items.contains(record.id)) {
+        train.items.intern(record.id);
+        ++cold_items;
+      }
+    }
+    std::fprintf(stderr, "%s (%zu items not in the train file added as candidates)\n",
+                 report.summary().c_str(), cold_items);
+  }
   auto model = make_model(model_name, opt.params());
 
   // The users to recommend for, in file order; ids training never saw get indices past the end
