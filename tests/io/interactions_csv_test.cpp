@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "marl_rec/io/interactions_csv.hpp"
+#include "support/errors.hpp"
 
 namespace mr = marl_rec;
 namespace io = marl_rec::io;
@@ -19,16 +20,7 @@ mr::Interactions read(const std::string& text, const io::InteractionsCsvOptions&
   return io::read_interactions_csv(in, "t.csv", options, report, base);
 }
 
-/// The message of the Error that `f` throws ("no error" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mr::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using marl_rec::test::error_of;
 
 }  // namespace
 

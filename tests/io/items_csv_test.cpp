@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "marl_rec/io/items_csv.hpp"
+#include "support/errors.hpp"
 
 namespace mr = marl_rec;
 namespace io = marl_rec::io;
@@ -17,16 +18,7 @@ std::vector<io::ItemRecord> read(const std::string& text, const io::ItemsCsvOpti
   return io::read_items_csv(in, "items.csv", options, report);
 }
 
-/// The message of the Error that `f` throws ("no error" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mr::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using marl_rec::test::error_of;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "marl_rec/io/obd.hpp"
+#include "support/errors.hpp"
 
 namespace mr = marl_rec;
 namespace io = marl_rec::io;
@@ -31,16 +32,7 @@ io::ObdLog read(const std::string& log, const std::string& items = items_text,
   return io::read_obd(log_in, "log.csv", items_in, "item_context.csv", report);
 }
 
-/// The message of the Error that `f` throws ("no error" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mr::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using marl_rec::test::error_of;
 
 std::vector<float> row(mr::MatrixView m, std::size_t r) {
   return {m.row(r).begin(), m.row(r).end()};
