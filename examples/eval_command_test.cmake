@@ -12,8 +12,11 @@ endfunction()
 if(NOT K)
   set(K 10)
 endif()
+if(NOT METHOD)
+  set(METHOD random)
+endif()
 file(MAKE_DIRECTORY "${WORK}")
-run("${EVAL}" split --input "${INPUT}" --method random --test-fraction 0.2 --seed 42
+run("${EVAL}" split --input "${INPUT}" --method ${METHOD} --test-fraction 0.2 --seed 42
     --train-out "${WORK}/train.csv" --test-out "${WORK}/test.csv")
 if(NOT err MATCHES "0 skipped")
   message(FATAL_ERROR "the split's reader skipped rows:\n${err}")
@@ -34,7 +37,31 @@ endif()
 if(err MATCHES "WARNING")
   message(FATAL_ERROR "recommendations include training items:\n${err}")
 endif()
+# The written split reads back: split the train part again.
+run("${EVAL}" split --input "${WORK}/train.csv" --method ${METHOD} --test-fraction 0.2 --seed 1
+    --train-out "${WORK}/train2.csv" --test-out "${WORK}/test2.csv")
+
 # Misuse is refused with a clear message, not ignored.
+function(refused expected)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0 OR NOT err MATCHES "${expected}")
+    message(FATAL_ERROR "expected a refusal matching '${expected}', got (${rc}): ${err}")
+  endif()
+endfunction()
+refused("--k expects a whole number" "${EVAL}" recommend --train "${WORK}/train.csv" --model mostpop
+        --out "${WORK}/x.csv" --test "${WORK}/test.csv" --k 0)
+refused("--seed expects a whole number" "${EVAL}" split --input "${INPUT}" --seed -1
+        --train-out "${WORK}/a.csv" --test-out "${WORK}/b.csv")
+refused("must all be different" "${EVAL}" split --input "${INPUT}"
+        --train-out "${WORK}/a.csv" --test-out "${WORK}/a.csv")
+file(READ "${WORK}/recs.csv" recs_text)
+string(REGEX REPLACE ",1\n" ",999\n" gapped "${recs_text}")
+file(WRITE "${WORK}/gapped.csv" "${gapped}")
+refused("ranks must be 1, 2" "${EVAL}" score --recs "${WORK}/gapped.csv" --test "${WORK}/test.csv"
+        --train "${WORK}/train.csv")
+file(WRITE "${WORK}/unknown.csv" "user_id,item_id,rank\nsomeone,no-such-item,1\n")
+refused("is in none of the train, test" "${EVAL}" score --recs "${WORK}/unknown.csv"
+        --test "${WORK}/test.csv" --train "${WORK}/train.csv")
 execute_process(COMMAND "${EVAL}" recommend --train "${WORK}/train.csv" --model mostpop
                 --out "${WORK}/x.csv" --test "${WORK}/test.csv" --kk 3
                 RESULT_VARIABLE rc ERROR_VARIABLE err)

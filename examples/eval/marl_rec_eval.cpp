@@ -5,8 +5,11 @@
 // stable; docs/evaluation.md documents every subcommand, option and file format.
 #include <marl_rec/marl_rec.hpp>
 
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -51,6 +54,9 @@ recommend --train FILE --model NAME --out FILE (--users FILE | --test FILE)
           [--items FILE] [--k 10] [--param KEY=VALUE ...]
 score     --recs FILE --test FILE --train FILE [--k 10] [--items FILE]
 ope       --log FILE --item-context FILE [--policy uniform] [--bootstrap 1000] [--seed 1]
+
+split, recommend and score also take the interactions reader's options:
+          [--delimiter ,|tab|CHAR] [--skip-bad-rows no|yes] [--duplicates keep-last|keep-first|error]
 
 Files are CSV with a header. Interactions: user_id,item_id[,rating][,timestamp] (extra
 columns ignored). Recommendations: user_id,item_id,rank (rank 1 is best). See
@@ -97,12 +103,23 @@ class Options {
     const auto v = get(flag);
     return v ? parse_number(flag, *v) : fallback;
   }
-  std::size_t count(const std::string& flag, std::size_t fallback) {
+  /// A whole number in [min, max] (decimal digits only: no sign, exponent or fraction).
+  std::uint64_t integer(const std::string& flag, std::uint64_t fallback, std::uint64_t min = 0,
+                        std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
     const auto v = get(flag);
     if (!v) return fallback;
-    const double x = parse_number(flag, *v);
-    if (x < 0 || x != std::floor(x)) throw mr::Error(flag + " expects a whole number, got '" + *v + "'");
-    return static_cast<std::size_t>(x);
+    return parse_integer(flag, *v, min, max);
+  }
+
+  static std::uint64_t parse_integer(const std::string& what, const std::string& text,
+                                     std::uint64_t min, std::uint64_t max) {
+    std::uint64_t x = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || x < min || x > max) {
+      throw mr::Error(what + " expects a whole number from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", got '" + text + "'");
+    }
+    return x;
   }
   std::map<std::string, std::string>& params() { return params_; }
 
@@ -161,7 +178,9 @@ const std::vector<ModelInfo>& models() {
       {"random", "a seeded random ranking per user", "seed=42",
        [](std::map<std::string, std::string>& p) {
          mr::RandomRecommender::Config c;
-         if (auto v = take(p, "seed")) c.seed = static_cast<std::uint64_t>(Options::parse_number("seed", *v));
+         if (auto v = take(p, "seed")) {
+           c.seed = Options::parse_integer("seed", *v, 0, std::numeric_limits<std::uint64_t>::max());
+         }
          return mr::eval::AnyBatchRecommender(mr::RandomRecommender(c));
        }},
   };
@@ -186,9 +205,39 @@ mr::eval::AnyBatchRecommender make_model(const std::string& name,
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-mr::Interactions load(const std::string& path, const mr::Interactions* base = nullptr) {
+/// The interactions reader's options given on the command line (--delimiter, --skip-bad-rows,
+/// --duplicates): held-out data from elsewhere may be tab-separated or have a few bad rows.
+mr::io::InteractionsCsvOptions reader_options(Options& opt) {
+  mr::io::InteractionsCsvOptions o;
+  const std::string delimiter = opt.text("--delimiter", ",");
+  if (delimiter == "tab" || delimiter == "\\t") {
+    o.delimiter = '\t';
+  } else if (delimiter.size() == 1) {
+    o.delimiter = delimiter[0];
+  } else {
+    throw mr::Error("--delimiter expects one character or 'tab', got '" + delimiter + "'");
+  }
+  const std::string skip = opt.text("--skip-bad-rows", "no");
+  if (skip != "yes" && skip != "no") throw mr::Error("--skip-bad-rows expects yes or no");
+  o.skip_bad_rows = skip == "yes";
+  const std::string duplicates = opt.text("--duplicates", "keep-last");
+  using D = mr::io::InteractionsCsvOptions::Duplicates;
+  if (duplicates == "keep-last") {
+    o.duplicates = D::keep_last;
+  } else if (duplicates == "keep-first") {
+    o.duplicates = D::keep_first;
+  } else if (duplicates == "error") {
+    o.duplicates = D::error;
+  } else {
+    throw mr::Error("--duplicates expects keep-last, keep-first or error, got '" + duplicates + "'");
+  }
+  return o;
+}
+
+mr::Interactions load(const std::string& path, const mr::io::InteractionsCsvOptions& options,
+                      const mr::Interactions* base = nullptr) {
   mr::io::ReadReport report;
-  mr::Interactions data = mr::io::read_interactions_csv(path, {}, &report, base);
+  mr::Interactions data = mr::io::read_interactions_csv(path, options, &report, base);
   std::fprintf(stderr, "%s\n", report.summary().c_str());
   return data;
 }
@@ -214,13 +263,18 @@ int run_split(Options& opt) {
   const std::string method = opt.text("--method", "random");
   const double test_fraction = opt.number("--test-fraction", 0.2);
   const double validation_fraction = opt.number("--validation-fraction", 0.0);
-  const auto seed = static_cast<std::uint64_t>(opt.number("--seed", 42));
+  const std::uint64_t seed = opt.integer("--seed", 42);
+  const mr::io::InteractionsCsvOptions read_options = reader_options(opt);
   opt.check_all_used();
   if (validation_fraction > 0 && !validation_out) {
     throw mr::Error("--validation-fraction needs --validation-out");
   }
+  const std::set<std::string> outputs = {train_out, test_out, validation_out.value_or(train_out)};
+  if (outputs.size() != (validation_out ? 3u : 2u) || outputs.contains(input)) {
+    throw mr::Error("split: the input and output files must all be different files");
+  }
 
-  const mr::Interactions data = load(input);
+  const mr::Interactions data = load(input, read_options);
   mr::eval::Split split;
   if (method == "random") {
     split = mr::eval::split_per_user_random(data, test_fraction, seed, validation_fraction);
@@ -236,6 +290,11 @@ int run_split(Options& opt) {
     mr::io::write_interactions_csv(out, part);
     close_out(out, path);
   };
+  // An empty part would be a file the other commands refuse: say so now, not one step later.
+  if (split.test.empty()) throw mr::Error("split: the test part is empty (too few rows per user?)");
+  if (validation_out && split.validation.empty()) {
+    throw mr::Error("split: the validation part is empty (too few rows per user?)");
+  }
   write(train_out, split.train);
   write(test_out, split.test);
   if (validation_out) write(*validation_out, split.validation);
@@ -253,13 +312,14 @@ int run_recommend(Options& opt) {
   const auto users_path = opt.get("--users");
   const auto test_path = opt.get("--test");
   const auto items_path = opt.get("--items");
-  const std::size_t k = opt.count("--k", 10);
+  const std::size_t k = opt.integer("--k", 10, 1, 1'000'000);
+  const mr::io::InteractionsCsvOptions read_options = reader_options(opt);
   opt.check_all_used();
   if (users_path.has_value() == test_path.has_value()) {
     throw mr::Error("give exactly one of --users and --test");
   }
 
-  mr::Interactions train = load(train_path);
+  mr::Interactions train = load(train_path, read_options);
   // The candidates are the training items plus, with --items, every item of the catalog file:
   // items no one interacted with yet (cold items) can be recommended too.
   std::size_t cold_items = 0;
@@ -286,9 +346,11 @@ int run_recommend(Options& opt) {
     if (listed.insert(u).second) wanted.push_back(u);
   };
   if (users_path) {
-    for (const std::string& id : mr::io::read_user_list(*users_path)) add_user(id);
+    mr::io::ReadReport report;
+    for (const std::string& id : mr::io::read_user_list(*users_path, &report)) add_user(id);
+    std::fprintf(stderr, "%s\n", report.summary().c_str());
   } else {
-    const mr::Interactions test = load(*test_path, &train);
+    const mr::Interactions test = load(*test_path, read_options, &train);
     for (const mr::Interaction& row : test.rows) add_user(test.users.id(row.user));
   }
 
@@ -318,46 +380,58 @@ int run_score(Options& opt) {
   const std::string test_path = opt.required("--test");
   const std::string train_path = opt.required("--train");
   const auto items_path = opt.get("--items");
-  const std::size_t k = opt.count("--k", 10);
+  const std::size_t k = opt.integer("--k", 10, 1, 1'000'000);
+  const mr::io::InteractionsCsvOptions read_options = reader_options(opt);
   opt.check_all_used();
 
-  const mr::Interactions train = load(train_path);
-  mr::Interactions test = load(test_path, &train);
+  const mr::Interactions train = load(train_path, read_options);
+  mr::Interactions test = load(test_path, read_options, &train);
+  std::vector<mr::io::ItemRecord> records;
+  if (items_path) {
+    mr::io::ReadReport report;
+    records = mr::io::read_items_csv(*items_path, {}, &report);
+    std::fprintf(stderr, "%s\n", report.summary().c_str());
+    for (const auto& record : records) test.items.intern(record.id);
+  }
+  // The catalog: every item of the train, test and items files. Coverage is measured against
+  // it, so it does not depend on what a model recommends.
+  const std::size_t n_items = test.items.size();
 
-  // Recommendations: user_id,item_id,rank. Ids are looked up in (train + test)'s maps; an item
-  // neither knows is kept (it can never be relevant) and counted.
+  // Recommendations: user_id,item_id,rank, each user's ranks exactly 1..n.
   std::ifstream in(recs_path);
   if (!in) throw mr::Error("cannot read '" + recs_path + "'");
   mr::io::CsvReader reader(in, recs_path);
   std::vector<std::string> fields;
-  if (!reader.next(fields) || fields.size() < 3 || fields[0] != "user_id" || fields[1] != "item_id" ||
-      fields[2] != "rank") {
+  if (!reader.next(fields) || fields != std::vector<std::string>{"user_id", "item_id", "rank"}) {
     throw mr::Error(recs_path + ":1: expected the header user_id,item_id,rank");
   }
-  std::map<std::size_t, std::map<std::size_t, std::size_t>> by_user;  // user -> rank -> item
-  std::size_t unknown_items = 0, training_items = 0, rows = 0;
-  std::vector<std::set<std::size_t>> train_items(train.users.size());
-  for (const mr::Interaction& row : train.rows) train_items[row.user].insert(row.item);
+  std::map<std::size_t, std::map<std::uint64_t, std::size_t>> by_user;  // user -> rank -> item
+  std::size_t rows = 0;
   while (reader.next(fields)) {
     ++rows;
     const std::string where = recs_path + ":" + std::to_string(reader.line());
     if (fields.size() != 3) throw mr::Error(where + ": expected 3 fields, got " + std::to_string(fields.size()));
-    const double rank = Options::parse_number(where + ": rank", fields[2]);
-    if (rank < 1 || rank != std::floor(rank)) throw mr::Error(where + ": rank must be a whole number >= 1");
+    const std::uint64_t rank = Options::parse_integer(where + ": rank", fields[2], 1, 1'000'000);
+    const auto item = test.items.find(fields[1]);
+    if (!item) {
+      throw mr::Error(where + ": item '" + fields[1] + "' is in none of the train, test" +
+                      (items_path ? ", items" : "") + " files");
+    }
     const std::size_t user = test.users.intern(fields[0]);
-    const bool known_item = test.items.contains(fields[1]);
-    const std::size_t item = test.items.intern(fields[1]);
-    unknown_items += known_item ? 0 : 1;
-    if (user < train_items.size() && train_items[user].contains(item)) ++training_items;
-    auto& ranks = by_user[user];
-    if (!ranks.emplace(static_cast<std::size_t>(rank), item).second) {
+    if (!by_user[user].emplace(rank, *item).second) {
       throw mr::Error(where + ": rank " + fields[2] + " given twice for user '" + fields[0] + "'");
     }
   }
   std::vector<std::vector<std::size_t>> ranked(test.users.size());
   for (auto& [user, ranks] : by_user) {
     std::set<std::size_t> seen;
+    std::uint64_t expected = 1;
     for (const auto& [rank, item] : ranks) {
+      if (rank != expected) {
+        throw mr::Error(recs_path + ": user '" + test.users.id(user) + "' has no rank " +
+                        std::to_string(expected) + " (ranks must be 1, 2, ... without gaps)");
+      }
+      ++expected;
       if (!seen.insert(item).second) {
         throw mr::Error(recs_path + ": item '" + test.items.id(item) + "' recommended twice to user '" +
                         test.users.id(user) + "'");
@@ -366,9 +440,18 @@ int run_score(Options& opt) {
     }
   }
 
-  // The catalog is every item the train, test and recommendation files name; items only in
-  // test cannot be recommended by a model trained on train, but they still count as relevant.
-  const std::size_t n_items = test.items.size();
+  // Pairs a model could never be credited for (the test item is also the user's training item),
+  // and recommendations of training items (a harness bug): counted, not hidden.
+  std::vector<std::set<std::size_t>> train_items(train.users.size());
+  for (const mr::Interaction& row : train.rows) train_items[row.user].insert(row.item);
+  std::size_t test_in_train = 0, recs_in_train = 0;
+  for (const mr::Interaction& row : test.rows) {
+    test_in_train += row.user < train_items.size() && train_items[row.user].contains(row.item) ? 1 : 0;
+  }
+  for (std::size_t user = 0; user < ranked.size() && user < train_items.size(); ++user) {
+    for (const std::size_t item : ranked[user]) recs_in_train += train_items[user].contains(item) ? 1 : 0;
+  }
+
   const std::vector<double> popularity = mr::eval::item_popularity(train, n_items);
   mr::eval::MetricOptions options;
   options.k = k;
@@ -377,32 +460,35 @@ int run_score(Options& opt) {
   std::vector<float> prices;
   std::vector<std::size_t> categories;
   if (items_path) {
-    mr::io::ReadReport report;
-    const auto records = mr::io::read_items_csv(*items_path, {}, &report);
-    std::fprintf(stderr, "%s\n", report.summary().c_str());
     prices.assign(n_items, 0.0f);
     categories.assign(n_items, 0);
     mr::IdMap category_ids;
-    category_ids.intern("");
+    category_ids.intern("");  // category 0: items the items file does not describe
+    bool any_price = false, any_category = false;
     for (const auto& record : records) {
-      if (const auto i = test.items.find(record.id)) {
-        prices[*i] = record.price;
-        categories[*i] = category_ids.intern(record.category);
-      }
+      const std::size_t i = test.items.at(record.id);
+      prices[i] = record.price;
+      categories[i] = category_ids.intern(record.category);
+      any_price = any_price || record.price > 0.0f;
+      any_category = any_category || !record.category.empty();
     }
-    options.prices = prices;
-    options.category_of_item = categories;
+    // Metrics of a column the file does not have would print as a measured 0: leave them out.
+    if (any_price) options.prices = prices;
+    if (any_category) options.category_of_item = categories;
   }
 
   const mr::eval::MetricTable table = mr::eval::evaluate(ranked, test, n_items, options);
   std::printf("%s", table.to_string().c_str());
-  std::fprintf(stderr, "score: %zu recommendation rows, %zu for users with test rows", rows,
-               by_user.size());
-  if (unknown_items > 0) std::fprintf(stderr, "; %zu name items unknown to train and test", unknown_items);
-  if (training_items > 0) {
-    std::fprintf(stderr, "; WARNING: %zu recommend an item the user has in training", training_items);
+  std::fprintf(stderr, "score: %zu recommendation rows for %zu users; catalog of %zu items\n", rows,
+               by_user.size(), n_items);
+  if (test_in_train > 0) {
+    std::fprintf(stderr, "note: %zu test rows repeat a (user, item) pair of the train file; they count "
+                 "as relevant but are never recommended\n", test_in_train);
   }
-  std::fprintf(stderr, "\n");
+  if (recs_in_train > 0) {
+    std::fprintf(stderr, "WARNING: %zu recommendations are items the user has in the train file\n",
+                 recs_in_train);
+  }
   return 0;
 }
 
@@ -413,8 +499,8 @@ int run_ope(Options& opt) {
   const std::string items_path = opt.required("--item-context");
   const std::string policy = opt.text("--policy", "uniform");
   mr::eval::BootstrapOptions bootstrap;
-  bootstrap.samples = opt.count("--bootstrap", 1000);
-  bootstrap.seed = static_cast<std::uint64_t>(opt.number("--seed", 1));
+  bootstrap.samples = opt.integer("--bootstrap", 1000, 0, 100'000);
+  bootstrap.seed = opt.integer("--seed", 1);
   opt.check_all_used();
   if (policy != "uniform") throw mr::Error("unknown --policy '" + policy + "' (uniform)");
 
@@ -454,7 +540,10 @@ int run_ope(Options& opt) {
               100 * bootstrap.confidence, bootstrap.samples);
   print("IPS", mr::eval::ips(d, target, bootstrap));
   print("SNIPS", mr::eval::snips(d, target, bootstrap));
-  print("DM", mr::eval::direct_method(value, bootstrap));
+  // DM's per-row values are one constant (the model is fitted once on the whole log), so a
+  // bootstrap of rows would print a zero-width interval that looks like certainty.
+  std::printf("%-22s %.6f  (no interval: its model is fitted once on the whole log)\n", "DM",
+              mr::eval::direct_method(value, {.samples = 0, .confidence = 0.95, .seed = 1}).value);
   print("DR", mr::eval::doubly_robust(d, target, q_logged, value, bootstrap));
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "marl_rec/io/csv_writer.hpp"
 #include "marl_rec/io/interactions_csv.hpp"
 #include "support/errors.hpp"
 
@@ -82,12 +83,12 @@ TEST_CASE("read_interactions_csv: without a header, columns are positional (2 to
 TEST_CASE("read_interactions_csv: a header missing a column, or naming one twice, is refused") {
   CHECK(error_of([] { read("user_id,product,rating\nu,p,1\n"); }) ==
         "t.csv:1: the header has no item column (expected 'item_id' or 'item')");
-  CHECK(error_of([] { read("customer,item_id\nu,p\n"); }) ==
+  CHECK(error_of([] { read("person,item_id\nu,p\n"); }) ==
         "t.csv:1: the header has no user column (expected 'user_id' or 'user')");
   CHECK(error_of([] { read("rating,a,b\n1,u,p\n"); }) ==
         "t.csv:1: the header has no user column (expected 'user_id' or 'user')");
   CHECK(error_of([] { read("user_id,item_id,user\nu,i,v\n"); }) ==
-        "t.csv:1:17: expected a single 'user_id' column, but field 1 is one too");
+        "t.csv:1:17: expected a single 'user' column, but field 1 is one too");
 }
 
 TEST_CASE("read_interactions_csv: duplicate (user, item) rows follow the chosen rule") {
@@ -269,3 +270,45 @@ TEST_CASE("read_interactions_csv: the InstEval ratings load whole") {
   CHECK(d.rows.back().source_row == 73420);
 }
 #endif
+
+TEST_CASE("interactions written by write_interactions_csv read back identically") {
+  mr::Interactions data;
+  data.has_rating = true;
+  data.has_timestamp = true;
+  // Nanosecond epochs and tiny values are written with an exponent by %.17g.
+  const double stamps[] = {1574553793442536000.0, 0.00002, 1574553793.442536, 0.0};
+  const char* users[] = {"u,1", "say \"hi\"", " padded", "007"};
+  for (std::size_t i = 0; i < 4; ++i) {
+    data.rows.push_back({.user = data.users.intern(users[i]), .item = data.items.intern(mr::numbered_id("i", i)),
+                         .rating = 0.1f * float(i + 1), .timestamp = stamps[i], .source_row = i});
+  }
+  std::ostringstream out;
+  io::write_interactions_csv(out, data);
+  const mr::Interactions back = read(out.str());
+  REQUIRE(back.size() == 4);
+  CHECK(back.has_rating);
+  CHECK(back.has_timestamp);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(back.users.id(back.rows[i].user) == users[i]);
+    CHECK(back.rows[i].rating == data.rows[i].rating);
+    CHECK(back.rows[i].timestamp == data.rows[i].timestamp);
+  }
+}
+
+TEST_CASE("headers of common data sets are recognised; a file without one gets a note") {
+  io::ReadReport report;
+  const mr::Interactions movielens = read("userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n", {}, &report);
+  REQUIRE(movielens.size() == 1);
+  CHECK(movielens.users.id(0) == "1");
+  CHECK(movielens.items.id(0) == "31");
+  CHECK(movielens.has_timestamp);
+  CHECK(report.notes.empty());
+  const mr::Interactions amazon = read("reviewerID,asin,score\nA1,B00X,5\n");
+  CHECK(amazon.items.id(0) == "B00X");
+  CHECK(amazon.has_rating);
+  // No recognisable header: the first row is data, and the report says so.
+  const mr::Interactions plain = read("u1,i1\nu2,i2\n", {}, &report);
+  CHECK(plain.size() == 2);
+  REQUIRE(report.notes.size() == 1);
+  CHECK(report.summary().find("no header recognised") != std::string::npos);
+}

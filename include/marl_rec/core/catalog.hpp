@@ -68,9 +68,13 @@ class Catalog {
                       [&] { return where() + "value " + std::to_string(j) + " is not finite"; });
     }
     check_attributes(where(), attributes);
+    // Strong guarantee: everything that can throw (allocation) happens before the first change
+    // that the others depend on; after the reserves, the appends cannot throw.
+    vectors_.reserve(vectors_.size() + dim_);
+    attributes_.reserve(attributes_.size() + 1);
+    const std::size_t index = ids_.intern(id);
     vectors_.insert(vectors_.end(), vector.begin(), vector.end());
     attributes_.push_back(std::move(attributes));
-    const std::size_t index = ids_.intern(id);
     retired_.erase(index);
     return index;
   }
@@ -129,22 +133,23 @@ class Catalog {
   /// index, or `removed` for a retired item — apply it to any per-item state held elsewhere.
   std::vector<std::size_t> compact() {
     static_assert(removed == std::numeric_limits<std::size_t>::max());
+    // Built aside and swapped in, so an allocation failure leaves the catalog as it was.
     std::vector<std::size_t> remap(ids_.size(), removed);
     IdMap ids;
-    std::size_t next = 0;
+    AlignedVector<float> vectors;
+    vectors.reserve(active_size() * dim_);
+    std::vector<ItemAttributes> attributes;
+    attributes.reserve(active_size());
     for (std::size_t old = 0; old < ids_.size(); ++old) {
       if (retired_.contains(old)) continue;
-      if (next != old) {
-        std::copy_n(vectors_.begin() + static_cast<std::ptrdiff_t>(old * dim_), dim_,
-                    vectors_.begin() + static_cast<std::ptrdiff_t>(next * dim_));
-        attributes_[next] = std::move(attributes_[old]);
-      }
-      ids.intern(ids_.id(old));
-      remap[old] = next++;
+      remap[old] = ids.intern(ids_.id(old));
+      const auto row = vectors_.begin() + static_cast<std::ptrdiff_t>(old * dim_);
+      vectors.insert(vectors.end(), row, row + static_cast<std::ptrdiff_t>(dim_));
+      attributes.push_back(attributes_[old]);
     }
-    vectors_.resize(next * dim_);
-    attributes_.resize(next);
     ids_ = std::move(ids);
+    vectors_ = std::move(vectors);
+    attributes_ = std::move(attributes);
     retired_ = ItemBitset();
     retired_count_ = 0;
     return remap;

@@ -33,7 +33,12 @@ class IdMap {
   std::size_t intern(std::string_view id) {
     if (const auto it = index_.find(id); it != index_.end()) return it->second;
     ids_.emplace_back(id);
-    index_.emplace(ids_.back(), ids_.size() - 1);
+    try {
+      index_.emplace(ids_.back(), ids_.size() - 1);
+    } catch (...) {
+      ids_.pop_back();  // keep the two in step if the map cannot grow
+      throw;
+    }
     return ids_.size() - 1;
   }
 

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cmath>
+#include <array>
 #include <cstddef>
 #include <fstream>
 #include <functional>
 #include <istream>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,16 +51,60 @@ struct InteractionColumns {
   std::optional<std::size_t> timestamp{};
 };
 
-/// Reads the columns from the first record: a header when it names a user and an item column,
-/// else positional (user, item, [rating], [timestamp]).
+/// A header name with case, spaces, '_' and '-' removed ("User_ID" and "userId" → "userid").
+inline std::string alias_key(std::string_view name) {
+  std::string key;
+  for (const char c : header_key(name)) {
+    if (c != '_' && c != '-' && c != ' ') key += c;
+  }
+  return key;
+}
+
+/// The column whose alias_key is one of `aliases`; throws when two columns match.
+inline std::optional<std::size_t> find_alias(const std::vector<std::string>& first,
+                                             std::span<const std::string_view> aliases,
+                                             const CsvReader& csv) {
+  std::optional<std::size_t> found;
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    const std::string key = alias_key(first[i]);
+    for (const std::string_view alias : aliases) {
+      if (key != alias) continue;
+      if (found) {
+        throw_error(csv.location(i), "expected a single '" + std::string(aliases.front()) +
+                                         "' column, but field " + std::to_string(*found + 1) +
+                                         " is one too");
+      }
+      found = i;
+    }
+  }
+  return found;
+}
+
+// Header names recognised for each column, compared by alias_key: the names of this library's
+// own files and of the common public data sets (MovieLens userId/movieId, Amazon reviewerID/asin,
+// Last.fm artistId, Book-Crossing ISBN, ...).
+inline constexpr std::array<std::string_view, 11> user_aliases = {
+    "user", "userid", "uid", "customer", "customerid", "visitorid", "memberid", "reviewerid",
+    "playerid", "readerid", "accountid"};
+inline constexpr std::array<std::string_view, 17> item_aliases = {
+    "item", "itemid", "iid", "movieid", "productid", "asin", "artistid", "trackid", "songid",
+    "bookid", "isbn", "articleid", "gameid", "courseid", "lecturerid", "contentid", "videoid"};
+inline constexpr std::array<std::string_view, 5> rating_aliases = {"rating", "score", "stars",
+                                                                   "preference", "bookrating"};
+inline constexpr std::array<std::string_view, 6> timestamp_aliases = {
+    "timestamp", "time", "ts", "datetime", "unixtime", "unixreviewtime"};
+
+/// Reads the columns from the first record: a header when it names a user and an item column
+/// (by alias, see user_aliases / item_aliases), else positional (user, item, [rating],
+/// [timestamp]).
 inline InteractionColumns interaction_columns(const std::vector<std::string>& first,
                                               const CsvReader& csv) {
   InteractionColumns c;
   c.fields = first.size();
-  const auto user = find_column(first, {"user_id", "user"}, csv);
-  const auto item = find_column(first, {"item_id", "item"}, csv);
-  const auto rating = find_column(first, {"rating"}, csv);
-  const auto timestamp = find_column(first, {"timestamp"}, csv);
+  const auto user = find_alias(first, user_aliases, csv);
+  const auto item = find_alias(first, item_aliases, csv);
+  const auto rating = find_alias(first, rating_aliases, csv);
+  const auto timestamp = find_alias(first, timestamp_aliases, csv);
   if (user && item) {
     c.header = true;
     c.user = *user;
@@ -96,9 +142,11 @@ struct PairHash {
 }  // namespace detail
 
 /// Reads interactions from CSV text. Columns: `user_id,item_id[,rating][,timestamp]`.
-/// - Header: when the first record has a `user_id` (or `user`) and an `item_id` (or `item`)
-///   field (case-insensitive) it is a header; columns are then found by name (`rating` and
-///   `timestamp` optional, other columns ignored). Otherwise columns are positional: 2 to 4
+/// - Header: when the first record names a user and an item column it is a header. Names are
+///   compared ignoring case, spaces, '_' and '-' against detail::user_aliases / item_aliases /
+///   rating_aliases / timestamp_aliases (user_id, userId, uid, …; item_id, movieId, asin, …;
+///   rating, score, …; timestamp, time, …); rating and timestamp are optional and other
+///   columns are ignored. A file read without a header gets a note in the report. Otherwise columns are positional: 2 to 4
 ///   fields, user, item, [rating], [timestamp]. Every row has the first row's field count.
 /// - Ratings are finite numbers (stored as float); without a rating column every rating is 1.
 ///   Timestamps are parsed by parse_timestamp. Ids are any non-empty text, kept as written.
@@ -221,6 +269,12 @@ inline Interactions read_interactions_csv(std::istream& in, const std::string& s
                 (rep.rows_read == 0 ? std::string(" (no data rows)")
                                     : " (" + rep.summary().substr(rep.source.size() + 2) + ")"));
   }
+  if (!cols.header) {
+    rep.notes.push_back("no header recognised: the first row was read as data (columns by "
+                        "position: user, item" +
+                        std::string(cols.rating ? ", rating" : "") +
+                        (cols.timestamp ? ", timestamp" : "") + ")");
+  }
   if (report != nullptr) *report = std::move(rep);
   return out;
 }
@@ -246,7 +300,7 @@ inline std::vector<std::string> read_user_list(std::istream& in, const std::stri
   std::vector<std::string> fields;
   IdMap users;
   if (!csv.next(fields)) throw Error(source_name + ": no users (the file is empty)");
-  const auto named = detail::find_column(fields, {"user_id", "user"}, csv);
+  const auto named = detail::find_alias(fields, detail::user_aliases, csv);
   const std::size_t column = named.value_or(0);
   const std::size_t width = fields.size();
   for (bool has_row = !named || csv.next(fields); has_row; has_row = csv.next(fields)) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace marl_rec::io {
 
@@ -15,6 +16,8 @@ struct ReadReport {
   std::size_t rows_read = 0;     // data rows seen (the header is not counted)
   std::size_t rows_kept = 0;     // rows that are in the result
   std::map<std::string, std::size_t> skipped;
+  /// Things the reader decided that the caller should know (e.g. "no header recognised").
+  std::vector<std::string> notes;
 
   /// Adds one skipped row with `reason`.
   void skip(const std::string& reason) { ++skipped[reason]; }
@@ -41,6 +44,7 @@ struct ReadReport {
       }
       s += ")";
     }
+    for (const std::string& note : notes) s += "; note: " + note;
     return s;
   }
 };

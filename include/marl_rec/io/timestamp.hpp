@@ -77,13 +77,21 @@ class TimestampScanner {
 /// "-5", "1574553793.442").
 inline bool looks_like_epoch(std::string_view s) noexcept {
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  // An exponent ("1.5745537934425359e+18", as %g writes nanosecond epochs) is allowed once,
+  // after at least one digit; a date-time never contains 'e'.
   std::size_t digits = 0;
   std::size_t dots = 0;
-  for (const char c : s) {
+  bool exponent = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     if (c >= '0' && c <= '9') {
       ++digits;
-    } else if (c == '.') {
+    } else if (c == '.' && !exponent) {
       ++dots;
+    } else if ((c == 'e' || c == 'E') && !exponent && digits > 0) {
+      exponent = true;
+      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) ++i;
+      if (i + 1 >= s.size()) return false;
     } else {
       return false;
     }
