@@ -31,6 +31,7 @@
 #include "marl_rec/io/interactions_csv.hpp"
 #include "marl_rec/io/items_csv.hpp"
 #include "marl_rec/io/obd.hpp"
+#include "marl_rec/models/item2vec_recommender.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
 
@@ -182,6 +183,50 @@ const std::vector<ModelInfo>& models() {
            c.seed = Options::parse_integer("seed", *v, 0, std::numeric_limits<std::uint64_t>::max());
          }
          return mr::eval::AnyBatchRecommender(mr::RandomRecommender(c));
+       }},
+      {"item2vec",
+       "Item2Vec vectors from each user's items in order; the items nearest to the user's "
+       "history (cold users: mostpop)",
+       "dim=64 window=5 whole_sequence=0 negatives=5 epochs=5 learning_rate=0.025 "
+       "subsample=0.001 min_count=1 seed=42 encoder=mean|recency half_life=5 max_history=50 "
+       "scoring=cosine|context",
+       [](std::map<std::string, std::string>& p) {
+         mr::Item2VecRecommender::Config c;
+         const auto count = [&](const char* key, std::size_t& field, std::uint64_t min) {
+           if (auto v = take(p, key)) field = Options::parse_integer(key, *v, min, 1'000'000'000);
+         };
+         const auto choice = [&](const char* key, const char* a, const char* b) -> std::optional<bool> {
+           const auto v = take(p, key);
+           if (!v) return std::nullopt;
+           if (*v != a && *v != b) {
+             throw mr::Error(std::string(key) + " expects " + a + " or " + b + ", got '" + *v + "'");
+           }
+           return *v == b;
+         };
+         count("dim", c.item2vec.dim, 1);
+         count("window", c.item2vec.window, 1);
+         if (auto whole = choice("whole_sequence", "0", "1")) c.item2vec.whole_sequence = *whole;
+         count("negatives", c.item2vec.negatives, 1);
+         count("epochs", c.item2vec.epochs, 1);
+         if (auto v = take(p, "learning_rate")) {
+           c.item2vec.learning_rate = static_cast<float>(Options::parse_number("learning_rate", *v));
+         }
+         if (auto v = take(p, "subsample")) c.item2vec.subsample = Options::parse_number("subsample", *v);
+         count("min_count", c.item2vec.min_count, 1);
+         if (auto v = take(p, "seed")) {
+           c.item2vec.seed = Options::parse_integer("seed", *v, 0, std::numeric_limits<std::uint64_t>::max());
+         }
+         if (auto recency = choice("encoder", "mean", "recency")) {
+           c.encoder.mode = *recency ? mr::SequenceEncoderConfig::Mode::recency
+                                     : mr::SequenceEncoderConfig::Mode::mean;
+         }
+         if (auto v = take(p, "half_life")) c.encoder.half_life = Options::parse_number("half_life", *v);
+         count("max_history", c.encoder.max_history, 1);
+         if (auto context = choice("scoring", "cosine", "context")) {
+           c.scoring = *context ? mr::Item2VecRecommender::Scoring::context
+                                : mr::Item2VecRecommender::Scoring::cosine;
+         }
+         return mr::eval::AnyBatchRecommender(mr::Item2VecRecommender(c));
        }},
   };
   return list;

@@ -14,15 +14,26 @@
 #include "marl_rec/core/rng.hpp"
 
 #include "marl_rec/concepts/batch_recommender.hpp"
+#include "marl_rec/concepts/embedder.hpp"
+
+#include "marl_rec/embed/cached_embedder.hpp"
+#include "marl_rec/embed/catalog_builder.hpp"
+#include "marl_rec/embed/item2vec.hpp"
+#include "marl_rec/embed/precomputed_embedder.hpp"
+#include "marl_rec/embed/sequence_encoder.hpp"
 
 #include "marl_rec/io/csv.hpp"
 #include "marl_rec/io/csv_writer.hpp"
+#include "marl_rec/io/fvecs.hpp"
 #include "marl_rec/io/interactions_csv.hpp"
 #include "marl_rec/io/items_csv.hpp"
+#include "marl_rec/io/mapped_file.hpp"
+#include "marl_rec/io/npy.hpp"
 #include "marl_rec/io/obd.hpp"
 #include "marl_rec/io/read_report.hpp"
 #include "marl_rec/io/timestamp.hpp"
 
+#include "marl_rec/models/item2vec_recommender.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
 

@@ -31,12 +31,14 @@
 
 // GCC 12 at -O2/-O3 reports -Warray-bounds / -Wstringop-overread on dispatch branches that are
 // unreachable for the dim at hand (e.g. the 16-batch scorer when a caller's 1-float query is
-// visible to it). The branches are guarded by the dim; the diagnostics are false positives.
+// visible to it), and -Waggressive-loop-optimizations on scalar tails it inlines with
+// -march=native. The branches are guarded by the dim; the diagnostics are false positives.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #pragma GCC diagnostic ignored "-Wstringop-overread"
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
+#pragma GCC diagnostic ignored "-Waggressive-loop-optimizations"
 #endif
 
 namespace marl_rec::simd {
