@@ -79,14 +79,10 @@ void storefront(const Options& o) {
   const auto records = mr::io::read_items_csv(o.catalog, {}, &report);
   std::printf("== the storefront: %s\n", report.summary().c_str());
 
-  // The text embedder needs no model; IDF weights fitted on the catalog's own texts make rare,
-  // telling words ("waterproof", "espresso") count more than common ones ("with", "for").
+  // The text embedder needs no model. 1024 buckets keep the collisions of words, word pairs and
+  // character n-grams rare for texts of this length.
   const auto start = std::chrono::steady_clock::now();
-  mr::HashingEmbedder embedder({.dim = 4096});
-  std::vector<std::string> texts;
-  for (const auto& r : records) texts.push_back(mr::catalog_text(r));
-  const std::vector<std::string_view> corpus(texts.begin(), texts.end());
-  embedder.fit_idf(corpus);
+  const mr::HashingEmbedder embedder({.dim = 1024});
   const mr::Catalog catalog = mr::build_catalog(records, embedder);
   std::printf("embedded %zu items into %zu dims in %.1f ms\n", catalog.size(), catalog.dim(),
               milliseconds_since(start));

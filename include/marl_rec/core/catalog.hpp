@@ -70,8 +70,8 @@ class Catalog {
     check_attributes(where(), attributes);
     // Strong guarantee: everything that can throw (allocation) happens before the first change
     // that the others depend on; after the reserves, the appends cannot throw.
-    vectors_.reserve(vectors_.size() + dim_);
-    attributes_.reserve(attributes_.size() + 1);
+    reserve_more(vectors_, dim_);
+    reserve_more(attributes_, 1);
     const std::size_t index = ids_.intern(id);
     vectors_.insert(vectors_.end(), vector.begin(), vector.end());
     attributes_.push_back(std::move(attributes));
@@ -159,6 +159,13 @@ class Catalog {
   static constexpr std::size_t removed = std::numeric_limits<std::size_t>::max();
 
  private:
+  // Room for `extra` more elements, growing geometrically (an exact reserve per add would make
+  // building a catalog quadratic).
+  template <class Vector>
+  static void reserve_more(Vector& v, std::size_t extra) {
+    if (v.capacity() - v.size() < extra) v.reserve(std::max(v.size() + extra, 2 * v.capacity()));
+  }
+
   void check_index(const char* where, std::size_t index) const {
     detail::require(index < ids_.size(), [&] {
       return std::string(where) + ": item index " + std::to_string(index) + " out of range (size " +
