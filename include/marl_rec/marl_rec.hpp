@@ -18,9 +18,12 @@
 
 #include "marl_rec/embed/cached_embedder.hpp"
 #include "marl_rec/embed/catalog_builder.hpp"
+#include "marl_rec/embed/hashing_embedder.hpp"
 #include "marl_rec/embed/item2vec.hpp"
 #include "marl_rec/embed/precomputed_embedder.hpp"
 #include "marl_rec/embed/sequence_encoder.hpp"
+#include "marl_rec/embed/text_tokens.hpp"
+#include "marl_rec/embed/word_vector_embedder.hpp"
 
 #include "marl_rec/io/csv.hpp"
 #include "marl_rec/io/csv_writer.hpp"
