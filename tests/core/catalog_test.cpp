@@ -74,3 +74,12 @@ TEST_CASE("Catalog: retired items are never recommended, and compaction keeps th
   CHECK(c.index_of("item5") == 4);
   CHECK_FALSE(c.retired(4));
 }
+
+TEST_CASE("Catalog: an item can be added with a copy of another item's vector") {
+  mr::Catalog c(3);
+  c.add("a", std::vector<float>{1, 2, 3});
+  for (int i = 0; i < 50; ++i) {  // enough adds to make the matrix grow several times
+    c.add(marl_rec::numbered_id("copy", static_cast<std::size_t>(i)), c.vector(0));
+  }
+  for (std::size_t i = 0; i < c.size(); ++i) CHECK(c.vector(i)[2] == 3.0f);
+}

@@ -68,6 +68,14 @@ class Catalog {
                       [&] { return where() + "value " + std::to_string(j) + " is not finite"; });
     }
     check_attributes(where(), attributes);
+    // A vector taken from this catalog (add("copy", vector(i))) would dangle once the matrix
+    // grows: copy it first.
+    std::vector<float> own;
+    if (!vectors_.empty() && vector.data() >= vectors_.data() &&
+        vector.data() < vectors_.data() + vectors_.size()) {
+      own.assign(vector.begin(), vector.end());
+      vector = own;
+    }
     // Strong guarantee: everything that can throw (allocation) happens before the first change
     // that the others depend on; after the reserves, the appends cannot throw.
     reserve_more(vectors_, dim_);
