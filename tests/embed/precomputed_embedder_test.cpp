@@ -22,6 +22,7 @@
 #include "marl_rec/io/npy.hpp"
 #include "support/errors.hpp"
 #include "support/temp_dir.hpp"
+#include "support/embedding.hpp"
 
 namespace mr = marl_rec;
 namespace io = marl_rec::io;
@@ -32,10 +33,9 @@ namespace {
 
 const std::string data_dir = MARL_REC_TEST_DATA_DIR "/embed_precomputed/";
 
-std::vector<float> embed(const PrecomputedEmbedder& e, std::string_view id) {
-  std::vector<float> out(e.dim());
-  e.embed(id, out);
-  return out;
+template <class E>
+std::vector<float> embed(const E& e, std::string_view text) {
+  return mr::test::embedded(e, text);
 }
 
 std::vector<float> row_of(mr::MatrixView m, std::size_t r) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <streambuf>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -455,17 +456,19 @@ struct RowProblem {
   std::string message{};
 };
 
-/// Finds which field of `header` has one of `names`; throws when several do.
-inline std::optional<std::size_t> find_column(const std::vector<std::string>& header,
-                                              std::initializer_list<std::string_view> names,
-                                              const CsvReader& csv) {
+/// Finds which field of `header`, normalised by `key` (e.g. header_key), is one of `names`;
+/// throws when several are.
+template <class Key>
+inline std::optional<std::size_t> find_column_by(const std::vector<std::string>& header,
+                                                 std::span<const std::string_view> names, Key&& key,
+                                                 const CsvReader& csv) {
   std::optional<std::size_t> found;
   for (std::size_t i = 0; i < header.size(); ++i) {
-    const std::string key = header_key(header[i]);
+    const std::string k = key(header[i]);
     for (const std::string_view name : names) {
-      if (key != name) continue;
+      if (k != name) continue;
       if (found) {
-        throw_error(csv.location(i), "expected a single '" + std::string(*names.begin()) +
+        throw_error(csv.location(i), "expected a single '" + std::string(names.front()) +
                                          "' column, but field " + std::to_string(*found + 1) +
                                          " is one too");
       }
@@ -473,6 +476,15 @@ inline std::optional<std::size_t> find_column(const std::vector<std::string>& he
     }
   }
   return found;
+}
+
+/// Finds which field of `header` has one of `names` (case and surrounding spaces ignored);
+/// throws when several do.
+inline std::optional<std::size_t> find_column(const std::vector<std::string>& header,
+                                              std::initializer_list<std::string_view> names,
+                                              const CsvReader& csv) {
+  return find_column_by(header, std::span<const std::string_view>(names.begin(), names.size()),
+                        [](std::string_view name) { return header_key(name); }, csv);
 }
 
 }  // namespace detail

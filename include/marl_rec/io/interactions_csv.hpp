@@ -64,20 +64,7 @@ inline std::string alias_key(std::string_view name) {
 inline std::optional<std::size_t> find_alias(const std::vector<std::string>& first,
                                              std::span<const std::string_view> aliases,
                                              const CsvReader& csv) {
-  std::optional<std::size_t> found;
-  for (std::size_t i = 0; i < first.size(); ++i) {
-    const std::string key = alias_key(first[i]);
-    for (const std::string_view alias : aliases) {
-      if (key != alias) continue;
-      if (found) {
-        throw_error(csv.location(i), "expected a single '" + std::string(aliases.front()) +
-                                         "' column, but field " + std::to_string(*found + 1) +
-                                         " is one too");
-      }
-      found = i;
-    }
-  }
-  return found;
+  return find_column_by(first, aliases, [](std::string_view name) { return alias_key(name); }, csv);
 }
 
 // Header names recognised for each column, compared by alias_key: the names of this library's
