@@ -1,0 +1,334 @@
+// marl_rec — Agent<Model, Explorer>: recommends with a model and an explorer, remembers what it
+// showed, and learns when the feedback arrives (late, out of order, twice, or never).
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "marl_rec/concepts/explorer.hpp"
+#include "marl_rec/concepts/model.hpp"
+#include "marl_rec/core/context.hpp"
+#include "marl_rec/core/decision.hpp"
+#include "marl_rec/core/error.hpp"
+#include "marl_rec/explore/default_explorer.hpp"
+#include "marl_rec/simd/top_k.hpp"
+
+namespace marl_rec {
+
+/// Settings of an Agent.
+struct AgentConfig {
+  /// Decisions remembered while their feedback is awaited. When a new decision needs the slot of
+  /// an unanswered one, the old one expires (as if its time-to-live had passed).
+  std::size_t max_pending = 4096;
+  /// Seconds after which a decision expires and its feedback is no longer accepted.
+  double time_to_live = 3600.0;
+  /// The reward learned for each shown item of a decision that expires without feedback, or
+  /// nothing learned when empty (the usual choice when silence is not evidence).
+  std::optional<double> default_reward = std::nullopt;
+  /// How clicks and purchases become rewards.
+  RewardWeights rewards{};
+};
+
+/// What learn() did with a piece of feedback.
+enum class LearnStatus {
+  /// The model learned from it.
+  learned,
+  /// The decision already had its feedback: this copy was ignored (counted in duplicates).
+  duplicate,
+  /// The decision had expired (time-to-live, or evicted by newer decisions): ignored (counted in
+  /// late).
+  expired,
+};
+
+/// What an agent has done so far.
+struct AgentCounters {
+  std::uint64_t decisions = 0;
+  /// Feedback accepted (one per answered decision).
+  std::uint64_t feedback = 0;
+  /// Model updates (one per shown item of an answered or defaulted decision).
+  std::uint64_t updates = 0;
+  std::uint64_t duplicates = 0;
+  /// Feedback that arrived after its decision expired.
+  std::uint64_t late = 0;
+  /// Decisions that expired without feedback.
+  std::uint64_t expired = 0;
+  /// Of those, the ones the default reward was learned for.
+  std::uint64_t defaulted = 0;
+};
+
+/// An agent owns a model and an explorer. `recommend` asks the explorer for k items, keeps a
+/// copy of the context for the feedback to come, and returns a Decision; `learn(id, feedback)`
+/// finds that decision and updates the model once per shown item.
+///
+/// Rules:
+/// - Feedback may arrive in any order. The first feedback for a decision is learned; later ones
+///   are counted as duplicates and ignored (no double counting). Feedback for a decision that
+///   expired is counted as late and ignored. A decision id this agent never issued is an Error
+///   (a caller bug, not a late message).
+/// - The agent copies the context's features, history, user, state and candidate list; the item
+///   matrix (`context.items`) is kept as a view, so it must stay alive and unchanged until the
+///   decision is answered or expires.
+/// - Not thread-safe: one thread calls recommend and learn (serving from many threads is the
+///   reliability layer's job).
+/// - After warm-up (every pending slot used once with contexts of the same size), `recommend`
+///   into a reused Decision does not allocate.
+template <Model M, ExplorerFor<M> E = DefaultExplorer<M>>
+class Agent {
+ public:
+  using model_type = M;
+  using explorer_type = E;
+  /// Seconds, from any monotonic source; the default is std::chrono::steady_clock.
+  using Clock = std::function<double()>;
+
+  explicit Agent(M model = M{}, E explorer = E{}, AgentConfig config = {})
+      : model_(std::move(model)), explorer_(std::move(explorer)), config_(std::move(config)) {
+    marl_rec::detail::require(config_.max_pending >= 1, "Agent: max_pending must be at least 1");
+    marl_rec::detail::require(config_.time_to_live > 0.0 && !std::isnan(config_.time_to_live),
+                              "Agent: time_to_live must be positive");
+    marl_rec::detail::require(!config_.default_reward || std::isfinite(*config_.default_reward),
+                              "Agent: default_reward must be finite");
+    const RewardWeights& w = config_.rewards;
+    marl_rec::detail::require(std::isfinite(w.none) && std::isfinite(w.click) && std::isfinite(w.purchase),
+                              "Agent: reward weights must be finite");
+    pending_.resize(config_.max_pending);
+  }
+
+  /// Replaces the clock (e.g. a simulation's time, or a test's).
+  void set_clock(Clock clock) {
+    marl_rec::detail::require(static_cast<bool>(clock), "Agent::set_clock: empty clock");
+    clock_ = std::move(clock);
+  }
+
+  /// Chooses up to k of `candidates` (excluding those `exclude` names) into `out`, reusing its
+  /// storage. out.id is the new decision's id.
+  template <ItemExclusion Exclude = NoExclusion>
+  void recommend(const Context& context, Candidates candidates, std::size_t k, Decision& out,
+                 const Exclude& exclude = {}) {
+    const double now = clock_();
+    expire_due(now);
+    explorer_.choose(model_, context, candidates, k, exclude, out);
+    const std::uint64_t id = next_id_++;
+    Pending& slot = slot_of(id);
+    if (slot.id != 0 && slot.state == State::open) expire(slot);
+    slot.id = id;
+    slot.time = now;
+    slot.state = State::open;
+    slot.features.assign(context.features.begin(), context.features.end());
+    slot.history.assign(context.history.begin(), context.history.end());
+    slot.items = context.items;
+    slot.user = context.user;
+    slot.session_state = context.state;
+    slot.all_candidates = candidates.is_all();
+    slot.candidate_count = candidates.size();
+    slot.candidates.assign(candidates.list().begin(), candidates.list().end());
+    slot.shown.assign(out.items.begin(), out.items.end());
+    out.id = id;
+    ++counters_.decisions;
+  }
+
+  /// As above, returning a new Decision.
+  template <ItemExclusion Exclude = NoExclusion>
+  Decision recommend(const Context& context, Candidates candidates, std::size_t k,
+                     const Exclude& exclude = {}) {
+    Decision out;
+    recommend(context, candidates, k, out, exclude);
+    return out;
+  }
+
+  /// Chooses among every row of context.items.
+  template <ItemExclusion Exclude = NoExclusion>
+  Decision recommend(const Context& context, std::size_t k, const Exclude& exclude = {}) {
+    marl_rec::detail::require(context.items.rows() > 0,
+                              "Agent::recommend: the context has no item rows; pass the candidates");
+    return recommend(context, Candidates::all(context.items.rows()), k, exclude);
+  }
+
+  /// Learns from the feedback on decision `id` (see the class rules). Throws marl_rec::Error,
+  /// learning nothing, when the id was never issued, a position is not one of the decision's, or
+  /// an explicit reward is not finite.
+  LearnStatus learn(std::uint64_t id, const Feedback& feedback) {
+    return learn_impl(id, feedback, nullptr);
+  }
+
+  /// Learns from the feedback on decision `id` as a transition to the state of decision `next`
+  /// (the next request of the same session): each shown item's target is its reward plus γ times
+  /// the model's best value among `next`'s candidates. `next` must be a decision this agent still
+  /// remembers (answered or not).
+  LearnStatus learn(std::uint64_t id, const Feedback& feedback, std::uint64_t next)
+    requires SequentialModel<M>
+  {
+    check_issued("Agent::learn", next);
+    const Pending& n = slot_of(next);
+    marl_rec::detail::require(n.id == next && n.state != State::expired, [&] {
+      return "Agent::learn: the next decision " + std::to_string(next) +
+             " has expired; its state is no longer known";
+    });
+    return learn_impl(id, feedback, &n);
+  }
+
+  /// Expires every decision older than the time-to-live now (recommend and learn do this too).
+  void expire_due() { expire_due(clock_()); }
+
+  /// The reward the feedback gives position `position` under this agent's reward weights.
+  double reward_of(const Feedback& feedback, std::size_t position) const {
+    const RewardWeights& w = config_.rewards;
+    const auto has = [&](const std::vector<std::size_t>& v) {
+      for (const std::size_t p : v) {
+        if (p == position) return true;
+      }
+      return false;
+    };
+    const bool clicked = has(feedback.clicked);
+    const bool bought = has(feedback.purchased);
+    double r = (clicked || bought) ? 0.0 : w.none;
+    if (clicked) r += w.click;
+    if (bought) r += w.purchase;
+    for (const auto& [p, value] : feedback.rewards) {
+      if (p == position) r += value;
+    }
+    return r;
+  }
+
+  const M& model() const noexcept { return model_; }
+  const E& explorer() const noexcept { return explorer_; }
+  const AgentConfig& config() const noexcept { return config_; }
+  const AgentCounters& counters() const noexcept { return counters_; }
+  /// Decisions awaiting feedback.
+  std::size_t pending() const noexcept {
+    std::size_t n = 0;
+    for (const Pending& p : pending_) n += (p.id != 0 && p.state == State::open) ? 1 : 0;
+    return n;
+  }
+
+ private:
+  enum class State { open, answered, expired };
+  struct Pending {
+    std::uint64_t id = 0;  // 0: never used
+    double time = 0.0;
+    State state = State::expired;
+    std::vector<float> features;
+    std::vector<std::size_t> history;
+    MatrixView items;
+    std::size_t user = no_user;
+    std::size_t session_state = 0;
+    bool all_candidates = false;
+    std::size_t candidate_count = 0;
+    std::vector<std::size_t> candidates;
+    std::vector<std::size_t> shown;
+
+    Context context() const {
+      return Context{.features = features, .items = items, .history = history, .user = user,
+                     .state = session_state};
+    }
+    Candidates candidate_set() const {
+      return all_candidates ? Candidates::all(candidate_count) : Candidates(candidates);
+    }
+  };
+
+  Pending& slot_of(std::uint64_t id) { return pending_[id % pending_.size()]; }
+
+  void check_issued(const char* where, std::uint64_t id) const {
+    marl_rec::detail::require(id >= 1 && id < next_id_, [&] {
+      return std::string(where) + ": decision id " + std::to_string(id) +
+             " was never issued by this agent (ids 1.." + std::to_string(next_id_ - 1) + ")";
+    });
+  }
+
+  LearnStatus learn_impl(std::uint64_t id, const Feedback& feedback, const Pending* next) {
+    check_issued("Agent::learn", id);
+    expire_due(clock_());
+    Pending& slot = slot_of(id);
+    if (slot.id != id || slot.state == State::expired) {
+      ++counters_.late;
+      return LearnStatus::expired;
+    }
+    if (slot.state == State::answered) {
+      ++counters_.duplicates;
+      return LearnStatus::duplicate;
+    }
+    // Check everything before learning anything, so bad feedback teaches nothing.
+    const auto check_position = [&](std::size_t p, const char* kind) {
+      marl_rec::detail::require(p < slot.shown.size(), [&] {
+        return "Agent::learn: decision " + std::to_string(id) + " showed " +
+               std::to_string(slot.shown.size()) + " items; " + kind + " position " +
+               std::to_string(p) + " is not one of them";
+      });
+    };
+    for (const std::size_t p : feedback.clicked) check_position(p, "clicked");
+    for (const std::size_t p : feedback.purchased) check_position(p, "purchased");
+    for (const auto& entry : feedback.rewards) {
+      // (not a structured binding: clang 14 cannot capture those in the lambda below)
+      const std::size_t p = entry.first;
+      const double value = entry.second;
+      check_position(p, "rewarded");
+      marl_rec::detail::require(std::isfinite(value), [&] {
+        return "Agent::learn: decision " + std::to_string(id) + ": the reward for position " +
+               std::to_string(p) + " is not finite";
+      });
+    }
+    const Context context = slot.context();
+    for (std::size_t p = 0; p < slot.shown.size(); ++p) {
+      const double r = reward_of(feedback, p);
+      if constexpr (SequentialModel<M>) {
+        if (next != nullptr) {
+          model_.update(context, slot.shown[p], r, next->context(), next->candidate_set());
+          ++counters_.updates;
+          continue;
+        }
+      }
+      model_.update(context, slot.shown[p], r);
+      ++counters_.updates;
+    }
+    slot.state = State::answered;
+    ++counters_.feedback;
+    return LearnStatus::learned;
+  }
+
+  void expire(Pending& slot) {
+    slot.state = State::expired;
+    ++counters_.expired;
+    if (!config_.default_reward) return;
+    const Context context = slot.context();
+    for (const std::size_t item : slot.shown) {
+      model_.update(context, item, *config_.default_reward);
+      ++counters_.updates;
+    }
+    ++counters_.defaulted;
+  }
+
+  // Decisions are issued in time order, so the expired ones are a prefix of the open ones.
+  void expire_due(double now) {
+    while (oldest_ < next_id_) {
+      Pending& slot = slot_of(oldest_);
+      if (slot.id != oldest_) {  // overwritten: it was expired when its slot was reused
+        ++oldest_;
+        continue;
+      }
+      if (slot.time + config_.time_to_live > now) break;
+      if (slot.state == State::open) expire(slot);
+      ++oldest_;
+    }
+  }
+
+  M model_;
+  E explorer_;
+  AgentConfig config_;
+  Clock clock_ = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
+  std::vector<Pending> pending_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t oldest_ = 1;
+  AgentCounters counters_;
+};
+
+}  // namespace marl_rec

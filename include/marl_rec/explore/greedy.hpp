@@ -1,0 +1,33 @@
+// marl_rec — the explorer that never explores: the model's k best candidates.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "marl_rec/concepts/explorer.hpp"
+#include "marl_rec/explore/detail/slate_builder.hpp"
+
+namespace marl_rec {
+
+/// Chooses the k candidates with the highest `score` (ties: the earlier candidate); every
+/// propensity is 1. For serving a trained model, or as the baseline of an exploration study.
+class Greedy {
+ public:
+  std::string_view name() const noexcept { return "greedy"; }
+
+  template <Model M, ItemExclusion Exclude>
+  void choose(const M& model, const Context& context, Candidates candidates, std::size_t k,
+              const Exclude& exclude, Decision& out) {
+    const auto scores = builder_.scores_for(candidates);
+    model.score(context, candidates, scores);
+    detail::SlateBuilder::start(out);
+    for (const ScoredItem& s : builder_.greedy(scores, candidates, k, exclude)) {
+      detail::SlateBuilder::add(out, candidates[s.index], s.score, 1.0);
+    }
+  }
+
+ private:
+  detail::SlateBuilder builder_;
+};
+
+}  // namespace marl_rec

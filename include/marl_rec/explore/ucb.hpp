@@ -1,0 +1,34 @@
+// marl_rec — optimism in the face of uncertainty: rank by the model's upper confidence bound.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "marl_rec/concepts/explorer.hpp"
+#include "marl_rec/explore/detail/slate_builder.hpp"
+
+namespace marl_rec {
+
+/// Chooses the k candidates with the highest `upper_bound` (e.g. LinUCB's θ·φ + α·σ): the model's
+/// own exploration bonus. Deterministic, so every propensity is 1 (a log of UCB decisions
+/// supports replay-style evaluation only, not IPS; see docs/models.md).
+class Ucb {
+ public:
+  std::string_view name() const noexcept { return "ucb"; }
+
+  template <UncertainModel M, ItemExclusion Exclude>
+  void choose(const M& model, const Context& context, Candidates candidates, std::size_t k,
+              const Exclude& exclude, Decision& out) {
+    const auto scores = builder_.scores_for(candidates);
+    model.upper_bound(context, candidates, scores);
+    detail::SlateBuilder::start(out);
+    for (const ScoredItem& s : builder_.greedy(scores, candidates, k, exclude)) {
+      detail::SlateBuilder::add(out, candidates[s.index], s.score, 1.0);
+    }
+  }
+
+ private:
+  detail::SlateBuilder builder_;
+};
+
+}  // namespace marl_rec
