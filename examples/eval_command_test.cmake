@@ -68,3 +68,14 @@ execute_process(COMMAND "${EVAL}" recommend --train "${WORK}/train.csv" --model 
 if(rc EQUAL 0 OR NOT err MATCHES "unknown option --kk")
   message(FATAL_ERROR "a misspelt option was not refused: ${err}")
 endif()
+
+# --tune yes: the grid is tried on a validation part of the train file, the best is refitted.
+run("${EVAL}" recommend --train "${WORK}/train.csv" --test "${WORK}/test.csv" --model item2vec
+    --tune yes --tune-fraction 0.25 --param epochs=2 --param dim=8 --out "${WORK}/tuned.csv")
+if(NOT err MATCHES "tune: 4 settings of item2vec" OR NOT err MATCHES "tune: best [^\n]*dim=8[^\n]*epochs=2")
+  message(FATAL_ERROR "--tune did not report its grid and choice:\n${err}")
+endif()
+refused("model mostpop has no parameters to tune" "${EVAL}" recommend --train "${WORK}/train.csv"
+        --model mostpop --out "${WORK}/x.csv" --test "${WORK}/test.csv" --tune yes)
+refused("--tune expects no\\|yes, got 'maybe'" "${EVAL}" recommend --train "${WORK}/train.csv"
+        --model mostpop --out "${WORK}/x.csv" --test "${WORK}/test.csv" --tune maybe)

@@ -5,6 +5,7 @@
 // stable; docs/evaluation.md documents every subcommand, option and file format.
 #include <marl_rec/marl_rec.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -23,6 +24,7 @@
 
 #include "marl_rec/eval/any_batch_recommender.hpp"
 #include "marl_rec/eval/batch_recommend.hpp"
+#include "marl_rec/eval/grid_search.hpp"
 #include "marl_rec/eval/metrics.hpp"
 #include "marl_rec/eval/off_policy.hpp"
 #include "marl_rec/eval/split.hpp"
@@ -53,6 +55,7 @@ split     --input FILE --train-out FILE --test-out FILE [--validation-out FILE]
           [--validation-fraction 0] [--seed 42]
 recommend --train FILE --model NAME --out FILE (--users FILE | --test FILE)
           [--items FILE] [--k 10] [--param KEY=VALUE ...]
+          [--tune no|yes] [--tune-fraction 0.2] [--tune-seed 7]
 score     --recs FILE --test FILE --train FILE [--k 10] [--items FILE]
 ope       --log FILE --item-context FILE [--policy uniform] [--bootstrap 1000] [--seed 1]
 
@@ -99,6 +102,17 @@ class Options {
   }
   std::string text(const std::string& flag, const std::string& fallback) {
     return get(flag).value_or(fallback);
+  }
+  /// One of `allowed` (the fallback when the flag is absent).
+  std::string choice(const std::string& flag, const std::vector<std::string>& allowed,
+                     const std::string& fallback) {
+    const std::string v = text(flag, fallback);
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      std::string list;
+      for (const std::string& a : allowed) list += (list.empty() ? "" : "|") + a;
+      throw mr::Error(flag + " expects " + list + ", got '" + v + "'");
+    }
+    return v;
   }
   double number(const std::string& flag, double fallback) {
     const auto v = get(flag);
@@ -159,6 +173,8 @@ struct ModelInfo {
   const char* description;
   const char* parameters;
   std::function<mr::eval::AnyBatchRecommender(std::map<std::string, std::string>&)> make;
+  /// What --tune yes tries: values per parameter (every combination). Empty: nothing to tune.
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid = {};
 };
 
 // Takes parameter `key` out of `params` (so unknown ones can be reported afterwards).
@@ -227,7 +243,8 @@ const std::vector<ModelInfo>& models() {
                                 : mr::Item2VecRecommender::Scoring::cosine;
          }
          return mr::eval::AnyBatchRecommender(mr::Item2VecRecommender(c));
-       }},
+       },
+       {{"whole_sequence", {"0", "1"}}, {"scoring", {"cosine", "context"}}, {"epochs", {"5", "20"}}}},
   };
   return list;
 }
@@ -246,6 +263,42 @@ mr::eval::AnyBatchRecommender make_model(const std::string& name,
   std::string known;
   for (const ModelInfo& info : models()) known += std::string(known.empty() ? "" : ", ") + info.name;
   throw mr::Error("unknown model '" + name + "' (known: " + known + ")");
+}
+
+/// --tune yes: every combination of the model's grid (the parameters given with --param stay
+/// fixed) is fitted on part of the training file and scored by nDCG@k on the rest (per-user
+/// random split, --tune-fraction of each user's rows, seed --tune-seed); returns the best set
+/// with the given parameters added. Never looks at a test file.
+std::map<std::string, std::string> tune_parameters(const std::string& name,
+                                                   const std::map<std::string, std::string>& given,
+                                                   const mr::Interactions& train, std::size_t k,
+                                                   double fraction, std::uint64_t seed) {
+  const ModelInfo* info = nullptr;
+  for (const ModelInfo& m : models()) info = name == m.name ? &m : info;
+  if (info == nullptr || info->grid.empty()) {
+    throw mr::Error("model " + name + " has no parameters to tune");
+  }
+  std::vector<mr::eval::ParameterSet> grid;
+  for (mr::eval::ParameterSet set : mr::eval::parameter_grid(info->grid)) {
+    for (const auto& [key, value] : given) set[key] = value;
+    if (std::find(grid.begin(), grid.end(), set) == grid.end()) grid.push_back(set);
+  }
+  const auto describe = [](const mr::eval::ParameterSet& set) {
+    std::string text;
+    for (const auto& [key, value] : set) text += (text.empty() ? "" : " ") + key + "=" + value;
+    return text.empty() ? std::string("(defaults)") : text;
+  };
+  std::fprintf(stderr, "tune: %zu settings of %s, validation = %.0f%% of each user's training rows (seed %llu)\n",
+               grid.size(), name.c_str(), fraction * 100.0, static_cast<unsigned long long>(seed));
+  const auto result = mr::eval::grid_search(
+      train, grid, [&](const mr::eval::ParameterSet& set) { return make_model(name, set); },
+      {.k = k, .validation_fraction = fraction, .seed = seed}, [&](const mr::eval::GridPoint& point) {
+        std::fprintf(stderr, "tune: %s -> ndcg@%zu %.6f\n", describe(point.parameters).c_str(), k,
+                     point.ndcg);
+      });
+  std::fprintf(stderr, "tune: best %s (ndcg@%zu %.6f); refitting on the whole training file\n",
+               describe(result.best_parameters()).c_str(), k, result.points[result.best].ndcg);
+  return result.best_parameters();
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -358,6 +411,9 @@ int run_recommend(Options& opt) {
   const auto test_path = opt.get("--test");
   const auto items_path = opt.get("--items");
   const std::size_t k = opt.integer("--k", 10, 1, 1'000'000);
+  const bool tune = opt.choice("--tune", {"no", "yes"}, "no") == "yes";
+  const double tune_fraction = opt.number("--tune-fraction", 0.2);
+  const std::uint64_t tune_seed = opt.integer("--tune-seed", 7);
   const mr::io::InteractionsCsvOptions read_options = reader_options(opt);
   opt.check_all_used();
   if (users_path.has_value() == test_path.has_value()) {
@@ -379,7 +435,12 @@ int run_recommend(Options& opt) {
     std::fprintf(stderr, "%s (%zu items not in the train file added as candidates)\n",
                  report.summary().c_str(), cold_items);
   }
-  auto model = make_model(model_name, opt.params());
+  const std::map<std::string, std::string> given = opt.params();
+  auto model = make_model(model_name, given);
+  if (tune) {
+    const auto best = tune_parameters(model_name, given, train, k, tune_fraction, tune_seed);
+    model = make_model(model_name, best);
+  }
 
   // The users to recommend for, in file order; ids training never saw get indices past the end
   // of the training user map (the model gives them its cold-start scores).
@@ -596,6 +657,14 @@ int run_ope(Options& opt) {
 int run_models() {
   for (const ModelInfo& info : models()) {
     std::printf("%-10s %s\n           parameters: %s\n", info.name, info.description, info.parameters);
+    if (!info.grid.empty()) {
+      std::string grid;
+      for (const auto& [key, values] : info.grid) {
+        grid += (grid.empty() ? "" : " ") + key + "=";
+        for (std::size_t i = 0; i < values.size(); ++i) grid += (i == 0 ? "" : "|") + values[i];
+      }
+      std::printf("           --tune yes tries: %s\n", grid.c_str());
+    }
   }
   return 0;
 }
