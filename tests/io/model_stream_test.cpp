@@ -94,3 +94,17 @@ TEST_CASE("ModelReader checks an array's size before allocating it") {
   CHECK(mr::test::error_of([&] { r.floats("weights", 4); }) ==
         "loading a 'toy' model: field 'weights' has 3 values, expected 4");
 }
+
+TEST_CASE("ModelReader: a huge array count in a short stream is a truncation error, not an allocation") {
+  std::ostringstream out;
+  mr::io::ModelWriter w(out, "toy", 1);
+  w.floats("weights", std::vector<float>{1.0f, 2.0f});
+  std::string bytes = out.str();
+  // Patch the stored count (the 8 bytes after the field name) to 2^40 and read that many.
+  const std::size_t at = bytes.find("weights") + 7;
+  for (int i = 0; i < 8; ++i) bytes[at + static_cast<std::size_t>(i)] = i == 5 ? '\x01' : '\0';
+  std::istringstream in(bytes);
+  mr::io::ModelReader r(in, "toy", 1);
+  CHECK(mr::test::error_of([&] { r.floats("weights", std::size_t{1} << 40); }) ==
+        "loading a 'toy' model: the stream ends inside weights (truncated)");
+}

@@ -3,6 +3,7 @@
 // corrupted or foreign stream is an Error naming the field where reading failed, never a crash.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -150,10 +151,18 @@ class ModelReader {
     const std::uint64_t n = u64_raw(field);
     require(n == count, "field '" + std::string(field) + "' has " + std::to_string(n) +
                             " values, expected " + std::to_string(count));
-    std::vector<float> values(count);
-    std::vector<std::byte> buffer(count * 4);
-    raw(buffer.data(), buffer.size(), field);
-    marl_rec::io::detail::copy_le_floats(buffer.data(), count, values.data());
+    // Read in chunks, growing as the data arrives: a forged count in a truncated stream is an
+    // Error about truncation, not an attempt to allocate whatever the stream claims.
+    std::vector<float> values;
+    std::vector<std::byte> buffer;
+    for (std::size_t done = 0; done < count;) {
+      const std::size_t n = std::min<std::size_t>(count - done, chunk_values);
+      buffer.resize(n * 4);
+      raw(buffer.data(), buffer.size(), field);
+      values.resize(done + n);
+      marl_rec::io::detail::copy_le_floats(buffer.data(), n, values.data() + done);
+      done += n;
+    }
     return values;
   }
   std::vector<double> doubles(std::string_view field, std::size_t count) {
@@ -161,8 +170,11 @@ class ModelReader {
     const std::uint64_t n = u64_raw(field);
     require(n == count, "field '" + std::string(field) + "' has " + std::to_string(n) +
                             " values, expected " + std::to_string(count));
-    std::vector<double> values(count);
-    for (double& v : values) v = std::bit_cast<double>(u64_raw(field));
+    std::vector<double> values;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (i % chunk_values == 0) values.reserve(std::min(count, i + chunk_values));
+      values.push_back(std::bit_cast<double>(u64_raw(field)));
+    }
     return values;
   }
   /// Checks the checksum. Call after the last field.
@@ -201,6 +213,8 @@ class ModelReader {
     const std::string found = text("a field name", 256);
     require(found == field, "expected field '" + std::string(field) + "', found '" + found + "'");
   }
+
+  static constexpr std::size_t chunk_values = std::size_t{1} << 20;
 
   std::istream& in_;
   std::string type_;
