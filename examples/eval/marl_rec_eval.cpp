@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -34,6 +35,10 @@
 #include "marl_rec/io/items_csv.hpp"
 #include "marl_rec/io/obd.hpp"
 #include "marl_rec/models/item2vec_recommender.hpp"
+#include "marl_rec/models/lin_thompson.hpp"
+#include "marl_rec/models/lin_ucb.hpp"
+#include "marl_rec/models/linear_q.hpp"
+#include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
 
@@ -57,7 +62,9 @@ recommend --train FILE --model NAME --out FILE (--users FILE | --test FILE)
           [--items FILE] [--k 10] [--param KEY=VALUE ...]
           [--tune no|yes] [--tune-fraction 0.2] [--tune-seed 7]
 score     --recs FILE --test FILE --train FILE [--k 10] [--items FILE]
-ope       --log FILE --item-context FILE [--policy uniform] [--bootstrap 1000] [--seed 1]
+ope       --log FILE --item-context FILE [--policy uniform|linucb|linthompson|linear|mlp]
+          [--train-fraction 0] [--explore greedy|epsilon|softmax] [--epsilon 0.1]
+          [--temperature 0.05] [--bootstrap 1000] [--seed 1]
 
 split, recommend and score also take the interactions reader's options:
           [--delimiter ,|tab|CHAR] [--skip-bad-rows no|yes] [--duplicates keep-last|keep-first|error]
@@ -600,55 +607,201 @@ int run_score(Options& opt) {
 
 // ---- ope --------------------------------------------------------------------------------------
 
+/// A learned policy for `ope`: a model trained on the first part of the log, and the probability
+/// its explorer gives each action in a context.
+struct LearnedPolicy {
+  /// Learns from one logged row (context, shown item, click).
+  std::function<void(const mr::Context&, std::size_t, double)> learn;
+  /// Writes π(a | context) for every action a.
+  std::function<void(const mr::Context&, std::span<double>)> probabilities;
+};
+
+/// π over the actions of a deterministic choice: 1 for the best score (ties: lower index).
+void argmax_probabilities(std::span<const float> scores, std::span<double> out) {
+  std::size_t best = 0;
+  for (std::size_t a = 1; a < scores.size(); ++a) best = scores[a] > scores[best] ? a : best;
+  std::fill(out.begin(), out.end(), 0.0);
+  out[best] = 1.0;
+}
+
+template <class M>
+LearnedPolicy scored_policy(M model, const std::string& explore, double epsilon, double temperature,
+                            std::size_t n_actions) {
+  auto shared = std::make_shared<M>(std::move(model));
+  auto scores = std::make_shared<std::vector<float>>(n_actions);
+  LearnedPolicy p;
+  p.learn = [shared](const mr::Context& c, std::size_t a, double r) { shared->update(c, a, r); };
+  p.probabilities = [=](const mr::Context& c, std::span<double> out) {
+    shared->score(c, mr::Candidates::all(n_actions), *scores);
+    if (explore == "softmax") {
+      const float top = *std::max_element(scores->begin(), scores->end());
+      double total = 0.0;
+      for (std::size_t a = 0; a < n_actions; ++a) total += out[a] = std::exp(((*scores)[a] - top) / temperature);
+      for (double& x : out) x /= total;
+      return;
+    }
+    argmax_probabilities(*scores, out);
+    if (explore == "epsilon") {
+      for (double& x : out) x = (1.0 - epsilon) * x + epsilon / static_cast<double>(n_actions);
+    }
+  };
+  return p;
+}
+
+LearnedPolicy make_policy(const std::string& name, const std::string& explore, double epsilon,
+                          double temperature, std::size_t n_actions, std::uint64_t seed) {
+  using F = mr::FeatureMap;
+  if (name == "linucb") {
+    if (explore != "model") throw mr::Error("--policy linucb explores by its own bound: drop --explore");
+    auto model = std::make_shared<mr::LinUcb>(mr::LinUcbConfig{.features = F::concat, .alpha = 1.0f});
+    auto scores = std::make_shared<std::vector<float>>(n_actions);
+    return {[model](const mr::Context& c, std::size_t a, double r) { model->update(c, a, r); },
+            [=](const mr::Context& c, std::span<double> out) {
+              model->upper_bound(c, mr::Candidates::all(n_actions), *scores);
+              argmax_probabilities(*scores, out);
+            }};
+  }
+  if (name == "linthompson") {
+    if (explore != "model") throw mr::Error("--policy linthompson explores by posterior draws: drop --explore");
+    auto model = std::make_shared<mr::LinThompson>(mr::LinThompsonConfig{.features = F::concat});
+    auto scores = std::make_shared<std::vector<float>>(n_actions);
+    auto rng = std::make_shared<mr::Rng>(seed);
+    return {[model](const mr::Context& c, std::size_t a, double r) { model->update(c, a, r); },
+            [=](const mr::Context& c, std::span<double> out) {
+              // Thompson's π(a | x) has no closed form: the share of 200 posterior draws whose
+              // best action is a.
+              constexpr int draws = 200;
+              std::vector<double> one(n_actions);
+              std::fill(out.begin(), out.end(), 0.0);
+              for (int d = 0; d < draws; ++d) {
+                model->sample_scores(c, mr::Candidates::all(n_actions), *scores, *rng);
+                argmax_probabilities(*scores, one);
+                for (std::size_t a = 0; a < n_actions; ++a) out[a] += one[a] / draws;
+              }
+            }};
+  }
+  if (explore == "model") throw mr::Error("--policy " + name + " needs --explore greedy|epsilon|softmax");
+  if (name == "linear") {
+    return scored_policy(mr::LinearQ({.features = F::cross, .alpha = 0.01f, .gamma = 0.0f,
+                                      .history_in_state = false}),
+                         explore, epsilon, temperature, n_actions);
+  }
+  if (name == "mlp") {
+    return scored_policy(mr::MlpScorer({.hidden = {32}, .learning_rate = 1e-3f, .seed = seed}), explore,
+                         epsilon, temperature, n_actions);
+  }
+  throw mr::Error("unknown --policy '" + name + "' (uniform, linucb, linthompson, linear, mlp)");
+}
+
 int run_ope(Options& opt) {
   const std::string log_path = opt.required("--log");
   const std::string items_path = opt.required("--item-context");
   const std::string policy = opt.text("--policy", "uniform");
+  const double train_fraction = opt.number("--train-fraction", 0.0);
+  const std::string explore =
+      opt.choice("--explore", {"model", "greedy", "epsilon", "softmax"}, "model");
+  const double epsilon = opt.number("--epsilon", 0.1);
+  const double temperature = opt.number("--temperature", 0.05);
   mr::eval::BootstrapOptions bootstrap;
   bootstrap.samples = opt.integer("--bootstrap", 1000, 0, 100'000);
   bootstrap.seed = opt.integer("--seed", 1);
   opt.check_all_used();
-  if (policy != "uniform") throw mr::Error("unknown --policy '" + policy + "' (uniform)");
+  if (!(train_fraction >= 0.0 && train_fraction < 1.0)) {
+    throw mr::Error("--train-fraction must be in [0, 1)");
+  }
+  if (policy != "uniform" && train_fraction == 0.0) {
+    throw mr::Error("--policy " + policy + " is learned: give --train-fraction (e.g. 0.7)");
+  }
+  if (!(epsilon >= 0.0 && epsilon <= 1.0)) throw mr::Error("--epsilon must be in [0, 1]");
+  if (!(temperature > 0.0)) throw mr::Error("--temperature must be positive");
 
   mr::io::ReadReport report;
   const mr::io::ObdLog log = mr::io::read_obd(log_path, items_path, &report);
   std::fprintf(stderr, "%s\n", report.summary().c_str());
-  const auto& d = log.decisions;
+  const std::size_t n_train =
+      static_cast<std::size_t>(std::floor(train_fraction * static_cast<double>(log.decisions.size())));
+  const std::span<const mr::LoggedDecision> all(log.decisions);
+  const std::span<const mr::LoggedDecision> train = all.first(n_train);
+  const std::span<const mr::LoggedDecision> d = all.subspan(n_train);  // evaluated (last part by time)
+  if (d.empty()) throw mr::Error("the evaluated part of the log is empty");
+  const std::size_t K = log.n_actions;
+
+  // The learned policies' inputs: the user features, the position (one-hot) and a constant 1;
+  // each item's features and a constant 1 (so concatenated or crossed features keep main effects).
+  const std::size_t xd = log.context_dim + log.n_positions + 1, ad = log.action_dim + 1;
+  mr::AlignedVector<float> items(K * ad, 1.0f);
+  for (std::size_t a = 0; a < K; ++a) {
+    for (std::size_t j = 0; j < log.action_dim; ++j) items[a * ad + j] = log.action_matrix().row(a)[j];
+  }
+  const mr::MatrixView item_view(std::span<const float>(items), K, ad);
+  std::vector<float> x(xd);
+  const auto context_of = [&](const mr::LoggedDecision& row) {
+    std::fill(x.begin(), x.end(), 0.0f);
+    const auto user = log.context_matrix().row(row.context);
+    std::copy(user.begin(), user.end(), x.begin());
+    x[log.context_dim + row.position] = 1.0f;
+    x[xd - 1] = 1.0f;
+    return mr::Context{.features = x, .items = item_view};
+  };
+
   double clicks = 0;
   for (const auto& row : d) clicks += row.reward;
-
-  // The uniform policy picks each of the n_actions items with probability 1/n_actions at every
-  // position; its value on this log's own rewards is the click rate, which IPS must recover.
-  std::vector<double> target(d.size(), 1.0 / static_cast<double>(log.n_actions));
-  // A direct-method model: each action's click rate on the log (shrunk to the overall rate).
-  std::vector<double> action_clicks(log.n_actions, 0.0), action_shows(log.n_actions, 0.0);
-  for (const auto& row : d) {
+  const double rate = clicks / static_cast<double>(d.size());
+  // A direct-method model: each action's click rate (shrunk to the overall rate, 10
+  // pseudo-observations), fitted on the training part (the whole log when there is none).
+  const std::span<const mr::LoggedDecision> fit = train.empty() ? d : train;
+  std::vector<double> action_clicks(K, 0.0), action_shows(K, 0.0);
+  double fit_clicks = 0.0;
+  for (const auto& row : fit) {
     action_clicks[row.action] += row.reward;
     action_shows[row.action] += 1.0;
+    fit_clicks += row.reward;
   }
-  const double rate = d.empty() ? 0.0 : clicks / static_cast<double>(d.size());
-  std::vector<double> q_action(log.n_actions);
-  double v = 0.0;
-  for (std::size_t a = 0; a < log.n_actions; ++a) {
-    q_action[a] = (action_clicks[a] + 10.0 * rate) / (action_shows[a] + 10.0);
-    v += q_action[a] / static_cast<double>(log.n_actions);
+  const double fit_rate = fit_clicks / static_cast<double>(fit.size());
+  std::vector<double> q_action(K);
+  for (std::size_t a = 0; a < K; ++a) q_action[a] = (action_clicks[a] + 10.0 * fit_rate) / (action_shows[a] + 10.0);
+
+  // π_e(a_i | x_i) for the logged action, and Σ_a π_e(a | x_i) q̂(a).
+  std::vector<double> target(d.size()), value(d.size()), q_logged(d.size()), pi(K);
+  std::size_t support = 0;  // rows where the target policy could have chosen the logged action
+  if (policy == "uniform") {
+    double v = 0.0;
+    for (std::size_t a = 0; a < K; ++a) v += q_action[a] / static_cast<double>(K);
+    std::fill(target.begin(), target.end(), 1.0 / static_cast<double>(K));
+    std::fill(value.begin(), value.end(), v);
+    support = d.size();
+  } else {
+    LearnedPolicy learned = make_policy(policy, explore, epsilon, temperature, K, bootstrap.seed);
+    for (const auto& row : train) learned.learn(context_of(row), row.action, row.reward);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      learned.probabilities(context_of(d[i]), pi);
+      target[i] = pi[d[i].action];
+      support += target[i] > 0.0 ? 1 : 0;
+      double v = 0.0;
+      for (std::size_t a = 0; a < K; ++a) v += pi[a] * q_action[a];
+      value[i] = v;
+    }
   }
-  std::vector<double> q_logged(d.size()), value(d.size(), v);
   for (std::size_t i = 0; i < d.size(); ++i) q_logged[i] = q_action[d[i].action];
 
   const auto print = [](const char* name, const mr::eval::Estimate& e) {
     std::printf("%-22s %.6f  [%.6f, %.6f]  n=%zu\n", name, e.value, e.ci_low, e.ci_high, e.n);
   };
-  std::printf("log: %s  (%zu decisions, %zu actions, %zu positions)\n", log_path.c_str(), d.size(),
-              log.n_actions, log.n_positions);
-  std::printf("empirical click rate   %.6f  (%g clicks)\n", rate, clicks);
-  std::printf("policy: %s; %.0f%% bootstrap intervals, %zu resamples\n", policy.c_str(),
+  std::printf("log: %s  (%zu decisions, %zu actions, %zu positions)\n", log_path.c_str(),
+              log.decisions.size(), K, log.n_positions);
+  if (n_train > 0) {
+    std::printf("trained on the first %zu rows by time; evaluated on the last %zu\n", n_train, d.size());
+  }
+  std::printf("empirical click rate   %.6f  (%g clicks in the evaluated rows)\n", rate, clicks);
+  std::printf("policy: %s%s%s; %.0f%% bootstrap intervals, %zu resamples\n", policy.c_str(),
+              explore == "model" ? "" : " + ", explore == "model" ? "" : explore.c_str(),
               100 * bootstrap.confidence, bootstrap.samples);
+  std::printf("rows the policy could have chosen the logged action in: %zu of %zu\n", support, d.size());
   print("IPS", mr::eval::ips(d, target, bootstrap));
   print("SNIPS", mr::eval::snips(d, target, bootstrap));
-  // DM's per-row values are one constant (the model is fitted once on the whole log), so a
-  // bootstrap of rows would print a zero-width interval that looks like certainty.
-  std::printf("%-22s %.6f  (no interval: its model is fitted once on the whole log)\n", "DM",
+  // DM's model is fitted once (per-row values differ only through π), so its bootstrap interval
+  // would show only the resampling of rows, not the model's error.
+  std::printf("%-22s %.6f  (no interval: its model is fitted once)\n", "DM",
               mr::eval::direct_method(value, {.samples = 0, .confidence = 0.95, .seed = 1}).value);
   print("DR", mr::eval::doubly_robust(d, target, q_logged, value, bootstrap));
   return 0;
