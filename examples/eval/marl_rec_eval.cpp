@@ -38,6 +38,7 @@
 #include "marl_rec/models/lin_thompson.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "marl_rec/models/linear_q.hpp"
+#include "marl_rec/models/matrix_factorization.hpp"
 #include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
@@ -193,6 +194,31 @@ std::optional<std::string> take(std::map<std::string, std::string>& params, cons
   return v;
 }
 
+// Reads the parameters a model takes out of `p` (what is left afterwards is unknown: an error).
+class ParamReader {
+ public:
+  explicit ParamReader(std::map<std::string, std::string>& p) : p_(p) {}
+  template <class T>
+  void count(const char* key, T& field, std::uint64_t min, std::uint64_t max = 1'000'000'000) {
+    if (auto v = take(p_, key)) field = static_cast<T>(Options::parse_integer(key, *v, min, max));
+  }
+  void number(const char* key, float& field) {
+    if (auto v = take(p_, key)) field = static_cast<float>(Options::parse_number(key, *v));
+  }
+  /// Sets `field` to true for `yes`, false for `no`.
+  void flag(const char* key, bool& field, const char* no, const char* yes) {
+    const auto v = take(p_, key);
+    if (!v) return;
+    if (*v != no && *v != yes) {
+      throw mr::Error(std::string(key) + " expects " + no + " or " + yes + ", got '" + *v + "'");
+    }
+    field = *v == yes;
+  }
+
+ private:
+  std::map<std::string, std::string>& p_;
+};
+
 const std::vector<ModelInfo>& models() {
   static const std::vector<ModelInfo> list = {
       {"mostpop", "the items with the most training interactions, for everyone", "(none)",
@@ -252,6 +278,48 @@ const std::vector<ModelInfo>& models() {
          return mr::eval::AnyBatchRecommender(mr::Item2VecRecommender(c));
        },
        {{"whole_sequence", {"0", "1"}}, {"scoring", {"cosine", "context"}}, {"epochs", {"5", "20"}}}},
+      {"ials",
+       "implicit ALS matrix factorisation (Hu, Koren, Volinsky 2008); cold users: the mean user",
+       "factors=64 epochs=15 regularization=20 alpha=10 solver=cg|cholesky cg_steps=3 seed=42 "
+       "binarize=1|0 cosine=0|1",
+       [](std::map<std::string, std::string>& p) {
+         // Defaults chosen on a validation split of InstEval's training part (docs/models.md).
+         mr::MatrixFactorizationConfig c{.algorithm = mr::MatrixFactorizationConfig::Algorithm::als,
+                                         .regularization = 20.0f,
+                                         .solver = mr::MatrixFactorizationConfig::Solver::conjugate_gradient};
+         ParamReader r(p);
+         r.count("factors", c.factors, 1, 4096);
+         r.count("epochs", c.epochs, 1, 10'000);
+         r.number("regularization", c.regularization);
+         r.number("alpha", c.alpha);
+         bool cholesky = false;
+         r.flag("solver", cholesky, "cg", "cholesky");
+         c.solver = cholesky ? mr::MatrixFactorizationConfig::Solver::cholesky
+                             : mr::MatrixFactorizationConfig::Solver::conjugate_gradient;
+         r.count("cg_steps", c.cg_steps, 1, 1000);
+         r.count("seed", c.seed, 0, std::numeric_limits<std::uint64_t>::max());
+         r.flag("binarize", c.binarize, "0", "1");
+         r.flag("cosine", c.cosine, "0", "1");
+         return mr::eval::AnyBatchRecommender(mr::MatrixFactorization(c));
+       },
+       {{"regularization", {"1", "5", "20", "50"}}, {"alpha", {"3", "10", "30"}}}},
+      {"bpr",
+       "matrix factorisation by Bayesian personalised ranking (Rendle et al. 2009), SGD",
+       "factors=128 epochs=100 regularization=0.005 learning_rate=0.1 init_scale=0.1 seed=42",
+       [](std::map<std::string, std::string>& p) {
+         mr::MatrixFactorizationConfig c{.algorithm = mr::MatrixFactorizationConfig::Algorithm::bpr,
+                                         .factors = 128, .epochs = 100, .regularization = 0.005f,
+                                         .learning_rate = 0.1f, .init_scale = 0.1f};
+         ParamReader r(p);
+         r.count("factors", c.factors, 1, 4096);
+         r.count("epochs", c.epochs, 1, 10'000);
+         r.number("regularization", c.regularization);
+         r.number("learning_rate", c.learning_rate);
+         r.number("init_scale", c.init_scale);
+         r.count("seed", c.seed, 0, std::numeric_limits<std::uint64_t>::max());
+         return mr::eval::AnyBatchRecommender(mr::MatrixFactorization(c));
+       },
+       {{"regularization", {"0.001", "0.005", "0.02"}}, {"factors", {"64", "128"}}}},
   };
   return list;
 }
