@@ -63,6 +63,8 @@ class RowBlockScorer {
 
   /// Scores the `width` rows starting at `first`, `stride` floats apart.
   Batch full(const float* first, std::size_t stride) const noexcept {
+    // A dim below one batch is all tail: its zero vector sums need no transposition (same bits).
+    if (Chunks == 0 && dim_ < width) return add_tails(Batch(0.0f), first, stride, width);
     Batch acc[width];
     for (std::size_t g = 0; g < width; ++g) acc[g] = row(first + g * stride);
     return add_tails(compat::transpose_reduce_add(acc), first, stride, width);
@@ -70,6 +72,7 @@ class RowBlockScorer {
 
   /// Scores `count` < width rows; the other lanes are 0.
   Batch partial(const float* first, std::size_t stride, std::size_t count) const noexcept {
+    if (Chunks == 0 && dim_ < width) return add_tails(Batch(0.0f), first, stride, count);
     Batch acc[width];
     for (std::size_t g = 0; g < width; ++g) acc[g] = g < count ? row(first + g * stride) : Batch(0.0f);
     return add_tails(compat::transpose_reduce_add(acc), first, stride, count);
@@ -99,9 +102,11 @@ class RowBlockScorer {
       if (tail == dim_) return sums;
       alignas(64) float s[width];
       sums.store_aligned(s);
-      for (std::size_t g = 0; g < count; ++g) {
-        const float* r = first + g * stride;
-        for (std::size_t j = tail; j < dim_; ++j) s[g] += r[j] * query_[j];
+      // Column by column, so the rows' sums are independent chains (each row still adds its
+      // terms in increasing j: the same bits as a row-by-row loop).
+      for (std::size_t j = tail; j < dim_; ++j) {
+        const float qj = query_[j];
+        for (std::size_t g = 0; g < count; ++g) s[g] += first[g * stride + j] * qj;
       }
       return Batch::load_aligned(s);
     }
