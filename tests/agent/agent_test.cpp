@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "marl_rec/agent/agent.hpp"
@@ -176,4 +178,41 @@ TEST_CASE("Agent: the candidates are copied and the exclusion is honoured") {
   list.assign({1, 1, 1});
   CHECK(agent.learn(d.id, {.clicked = {1}}) == mr::LearnStatus::learned);
   CHECK(agent.model().updates[1].item == 0);
+}
+
+TEST_CASE("Agent: rewards that overflow when summed are an error; a clock going back changes nothing") {
+  ManualClock clock;
+  GreedyAgent agent = make_agent({.time_to_live = 10.0}, clock);
+  const auto id = agent.recommend(mr::Context{}, mr::Candidates::all(6), 2).id;
+  const double big = std::numeric_limits<double>::max();
+  CHECK_THROWS_WITH_AS(agent.learn(id, {.rewards = {{1, big}, {1, big}}}),
+                       "Agent::learn: decision 1: the reward for position 1 is not finite", mr::Error);
+  CHECK(agent.model().updates.empty());
+  CHECK(agent.learn(id, {}) == mr::LearnStatus::learned);
+
+  // Issued at t = 100, then the clock jumps back to 0: the agent keeps time at 100, so the second
+  // decision expires 10 s after t = 100 whatever the clock says.
+  clock.now = 100.0;
+  agent.recommend(mr::Context{}, mr::Candidates::all(6), 1);
+  clock.now = 0.0;
+  const auto late = agent.recommend(mr::Context{}, mr::Candidates::all(6), 1).id;
+  clock.now = 105.0;
+  CHECK(agent.pending() == 2);
+  clock.now = 110.0;
+  CHECK(agent.learn(late, {}) == mr::LearnStatus::expired);
+  clock.now = std::nan("");
+  CHECK_THROWS_WITH_AS(agent.recommend(mr::Context{}, mr::Candidates::all(6), 1),
+                       "Agent: the clock returned NaN", mr::Error);
+}
+
+TEST_CASE("Agent: a decision the explorer cannot make gets no id") {
+  ManualClock clock;
+  GreedyAgent agent = make_agent({}, clock);
+  const std::vector<std::size_t> bad{0, 99};
+  mr::Decision d;
+  d.id = 42;
+  CHECK_THROWS_AS(agent.recommend(mr::Context{}, mr::Candidates(bad), 1, d), mr::Error);
+  CHECK(d.id == 0);
+  CHECK(agent.counters().decisions == 0);
+  CHECK(agent.recommend(mr::Context{}, mr::Candidates::all(6), 1).id == 1);
 }

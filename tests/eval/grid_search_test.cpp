@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "marl_rec/core/id_map.hpp"
 #include "marl_rec/eval/grid_search.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
@@ -50,10 +51,10 @@ TEST_CASE("grid_search picks the setting that validates best, on the training da
   // rarely does.
   std::vector<std::pair<std::string, std::string>> rows;
   for (int u = 0; u < 60; ++u) {
-    const std::string user = "u" + std::to_string(u);
+    const std::string user = mr::numbered_id("u", static_cast<std::size_t>(u));
     rows.push_back({user, "hit"});
     rows.push_back({user, "hit2"});
-    for (int j = 0; j < 3; ++j) rows.push_back({user, "i" + std::to_string((u * 7 + j * 13) % 50)});
+    for (int j = 0; j < 3; ++j) rows.push_back({user, mr::numbered_id("i", static_cast<std::size_t>((u * 7 + j * 13) % 50))});
   }
   const mr::Interactions train = mr::test::interactions(rows);
   const auto grid = mr::eval::parameter_grid({{"good", {"0", "1"}}});

@@ -217,7 +217,24 @@ TEST_CASE("Thompson: ranks by a posterior draw; estimated propensities track the
     // Mean reported propensity of item i at position 0 ≈ its frequency there.
     CHECK(reported[i] / first[i] == doctest::Approx(first[i] / double(n)).epsilon(0.1));
   }
+  // Later positions are conditional on the earlier ones: item 1's draws are so wide that when
+  // item 0 comes first, item 2 almost always comes second (item 1 is then usually far below).
+  m.means = {1.0f, 0.0f, 0.5f};
+  m.sd = {0.0f, 10.0f, 0.01f};
+  int after_0 = 0, then_2 = 0;
+  double reported_2 = 0.0;
+  for (int t = 0; t < 4000; ++t) {
+    explorer.choose(m, {}, mr::Candidates::all(3), 2, mr::NoExclusion{}, d);
+    if (d.items[0] != 0) continue;
+    ++after_0;
+    if (d.items[1] != 2) continue;
+    ++then_2;
+    reported_2 += d.propensities[1];
+  }
+  REQUIRE(then_2 > 100);
+  CHECK(reported_2 / then_2 == doctest::Approx(then_2 / double(after_0)).epsilon(0.05));
   // With no posterior spread the draw is the mean: greedy, and every draw agrees.
+  m.means = {0.0f, 0.3f, 0.6f};
   m.sd = {0.0f, 0.0f, 0.0f};
   explorer.choose(m, {}, mr::Candidates::all(3), 3, mr::NoExclusion{}, d);
   CHECK(d.items == std::vector<std::size_t>{2, 1, 0});
@@ -226,6 +243,15 @@ TEST_CASE("Thompson: ranks by a posterior draw; estimated propensities track the
   m.sd = {1.0f, 1.0f, 1.0f};
   no_estimate.choose(m, {}, mr::Candidates::all(3), 2, mr::NoExclusion{}, d);
   CHECK(d.propensities == std::vector<float>{1, 1});
+}
+
+TEST_CASE("Candidates: the index bound saturates instead of wrapping") {
+  const std::vector<std::size_t> huge{3, std::numeric_limits<std::size_t>::max()};
+  CHECK(mr::Candidates(huge).index_bound() == std::numeric_limits<std::size_t>::max());
+  const ToyModel m = toy({0.1f, 0.2f});
+  mr::Greedy greedy;
+  mr::Decision d;
+  CHECK_THROWS_AS(greedy.choose(m, {}, mr::Candidates(huge), 1, mr::NoExclusion{}, d), mr::Error);
 }
 
 TEST_CASE("Explorers pass a model's errors through and write nothing of a partial decision") {

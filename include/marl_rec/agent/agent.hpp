@@ -2,12 +2,14 @@
 // showed, and learns when the feedback arrives (late, out of order, twice, or never).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -73,7 +75,10 @@ struct AgentCounters {
 /// - Feedback may arrive in any order. The first feedback for a decision is learned; later ones
 ///   are counted as duplicates and ignored (no double counting). Feedback for a decision that
 ///   expired is counted as late and ignored. A decision id this agent never issued is an Error
-///   (a caller bug, not a late message).
+///   (a caller bug, not a late message). Feedback whose rewards are not finite (alone or summed)
+///   is an Error and teaches nothing. If the model itself throws while learning, the decision
+///   counts as answered (the positions before the failure were learned; a retry is a duplicate).
+/// - The clock is read as never going backwards (the largest time seen so far is used).
 /// - The agent copies the context's features, history, user, state and candidate list; the item
 ///   matrix (`context.items`) is kept as a view, so it must stay alive and unchanged until the
 ///   decision is answered or expires.
@@ -113,12 +118,14 @@ class Agent {
   template <ItemExclusion Exclude = NoExclusion>
   void recommend(const Context& context, Candidates candidates, std::size_t k, Decision& out,
                  const Exclude& exclude = {}) {
-    const double now = clock_();
+    out.id = 0;  // until this decision is issued (0 is never an id)
+    const double now = now_();
     expire_due(now);
     explorer_.choose(model_, context, candidates, k, exclude, out);
-    const std::uint64_t id = next_id_++;
+    const std::uint64_t id = next_id_;
     Pending& slot = slot_of(id);
     if (slot.id != 0 && slot.state == State::open) expire(slot);
+    ++next_id_;
     slot.id = id;
     slot.time = now;
     slot.state = State::open;
@@ -176,7 +183,7 @@ class Agent {
   }
 
   /// Expires every decision older than the time-to-live now (recommend and learn do this too).
-  void expire_due() { expire_due(clock_()); }
+  void expire_due() { expire_due(now_()); }
 
   /// The reward the feedback gives position `position` under this agent's reward weights.
   double reward_of(const Feedback& feedback, std::size_t position) const {
@@ -245,8 +252,12 @@ class Agent {
 
   LearnStatus learn_impl(std::uint64_t id, const Feedback& feedback, const Pending* next) {
     check_issued("Agent::learn", id);
-    expire_due(clock_());
+    const double now = now_();
+    expire_due(now);
     Pending& slot = slot_of(id);
+    if (slot.id == id && slot.state == State::open && !(now - slot.time < config_.time_to_live)) {
+      expire(slot);  // older than its time-to-live, though not at the front of the queue
+    }
     if (slot.id != id || slot.state == State::expired) {
       ++counters_.late;
       return LearnStatus::expired;
@@ -275,6 +286,17 @@ class Agent {
                std::to_string(p) + " is not finite";
       });
     }
+    // Sums of finite rewards can still overflow: check every position's total first.
+    for (std::size_t p = 0; p < slot.shown.size(); ++p) {
+      marl_rec::detail::require(std::isfinite(reward_of(feedback, p)), [&] {
+        return "Agent::learn: decision " + std::to_string(id) + ": the reward for position " +
+               std::to_string(p) + " is not finite";
+      });
+    }
+    // Answered before learning: if the model throws midway, the feedback is not learned twice
+    // by a retry (the exception propagates; the positions before it were learned).
+    slot.state = State::answered;
+    ++counters_.feedback;
     const Context context = slot.context();
     for (std::size_t p = 0; p < slot.shown.size(); ++p) {
       const double r = reward_of(feedback, p);
@@ -288,11 +310,11 @@ class Agent {
       model_.update(context, slot.shown[p], r);
       ++counters_.updates;
     }
-    slot.state = State::answered;
-    ++counters_.feedback;
     return LearnStatus::learned;
   }
 
+  // Marked expired before the default reward is learned, so a model that throws here is never
+  // taught the same decision twice.
   void expire(Pending& slot) {
     slot.state = State::expired;
     ++counters_.expired;
@@ -319,6 +341,15 @@ class Agent {
     }
   }
 
+  // The clock, never going backwards (a clock that does would let old feedback through) and
+  // never NaN.
+  double now_() {
+    const double t = clock_();
+    marl_rec::detail::require(!std::isnan(t), "Agent: the clock returned NaN");
+    last_now_ = std::max(last_now_, t);
+    return last_now_;
+  }
+
   M model_;
   E explorer_;
   AgentConfig config_;
@@ -328,6 +359,7 @@ class Agent {
   std::vector<Pending> pending_;
   std::uint64_t next_id_ = 1;
   std::uint64_t oldest_ = 1;
+  double last_now_ = -std::numeric_limits<double>::infinity();
   AgentCounters counters_;
 };
 

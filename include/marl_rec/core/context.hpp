@@ -46,7 +46,8 @@ class Candidates {
     c.all_ = true;
     return c;
   }
-  /// The listed items (duplicates allowed but pointless; the list must outlive this view).
+  /// The listed items, each at most once (explorers assume distinct candidates; a repeated item
+  /// could be served twice). The list must outlive this view.
   constexpr explicit Candidates(std::span<const std::size_t> items) noexcept
       : list_(items), count_(items.size()) {}
 
@@ -62,7 +63,11 @@ class Candidates {
   constexpr std::size_t index_bound() const noexcept {
     if (all_) return count_;
     std::size_t bound = 0;
-    for (const std::size_t i : list_) bound = i + 1 > bound ? i + 1 : bound;
+    // Saturating: an index of SIZE_MAX must not wrap the bound to 0 (and pass a range check).
+    for (const std::size_t i : list_) {
+      const std::size_t end = i == std::numeric_limits<std::size_t>::max() ? i : i + 1;
+      bound = end > bound ? end : bound;
+    }
     return bound;
   }
 

@@ -46,9 +46,9 @@ class EpsilonGreedy {
   void choose(const M& model, const Context& context, Candidates candidates, std::size_t k,
               const Exclude& exclude, Decision& out) {
     const double eps = epsilon();
-    ++decisions_;
     const auto scores = builder_.scores_for(candidates);
     model.score(context, candidates, scores);
+    ++decisions_;  // after scoring: a call the model rejects does not advance the decay
     detail::SlateBuilder::start(out);
     // Greedy picks come from the top-k list; exploration may take some of its items first, so
     // the best remaining item is the first of the list not yet placed (the list never runs out:

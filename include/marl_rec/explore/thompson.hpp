@@ -22,11 +22,14 @@ struct ThompsonConfig {
 };
 
 /// Draws the model's parameters once (`sample_scores`) and takes the k best candidates of that
-/// draw. A Thompson choice's propensity has no closed form, so it is estimated by Monte Carlo:
-/// with M = propensity_draws further draws, the propensity of position j is (1 + c_j) / (1 + M),
-/// where c_j counts the draws whose best candidate outside positions 0..j-1 is the item placed at
-/// j (the decision's own draw counts as one more such draw, so the estimate is never 0). The cost
-/// is (1 + M) posterior draws per decision: lower M where latency matters.
+/// draw. A Thompson choice's propensity has no closed form, so it is estimated by Monte Carlo
+/// over M = propensity_draws further draws: the propensity of position j is (1 + c_j) / (1 + n_j),
+/// where n_j counts the draws whose top j candidates are the decision's items 0..j-1 in order,
+/// and c_j those of them whose next candidate is the decision's item j (the conditional
+/// probability of position j given the earlier ones; the decision's own draw counts once in both,
+/// so the estimate is never 0). Later positions rest on fewer draws (n_j shrinks), so their
+/// estimates are noisier. The cost is (1 + M) posterior draws per decision: lower M where latency
+/// matters.
 class Thompson {
  public:
   explicit Thompson(ThompsonConfig config = {}) : config_(config), rng_(config.seed) {}
@@ -47,24 +50,23 @@ class Thompson {
       positions_.push_back(s.index);
     }
     if (config_.propensity_draws == 0 || positions_.empty()) return;
+    // P(item j at position j | items 0..j-1 at positions 0..j-1) for a slate that is one draw's
+    // top k: among the draws whose top j are the decision's first j items in order (n_j), the
+    // share whose next item is the decision's item j (c_j).
     counts_.assign(positions_.size(), 0);
+    matches_.assign(positions_.size(), 0);
     for (std::size_t d = 0; d < config_.propensity_draws; ++d) {
       model.sample_scores(context, candidates, scores, rng_);
-      // The draw's best candidate outside positions 0..j-1 is the first of its top-k list not
-      // among them (at most j of its k entries are).
       const auto draw = builder_.greedy(scores, candidates, k, exclude);
-      for (std::size_t j = 0; j < positions_.size(); ++j) {
-        for (const ScoredItem& s : draw) {
-          const auto placed_before = positions_.begin() + static_cast<std::ptrdiff_t>(j);
-          if (std::find(positions_.begin(), placed_before, s.index) != placed_before) continue;
-          if (s.index == positions_[j]) ++counts_[j];
-          break;
-        }
+      for (std::size_t j = 0; j < positions_.size() && j < draw.size(); ++j) {
+        ++matches_[j];
+        if (draw[j].index != positions_[j]) break;
+        ++counts_[j];
       }
     }
-    const double draws = static_cast<double>(config_.propensity_draws) + 1.0;
     for (std::size_t j = 0; j < positions_.size(); ++j) {
-      out.propensities[j] = static_cast<float>((1.0 + static_cast<double>(counts_[j])) / draws);
+      out.propensities[j] = static_cast<float>((1.0 + static_cast<double>(counts_[j])) /
+                                               (1.0 + static_cast<double>(matches_[j])));
     }
   }
 
@@ -74,6 +76,7 @@ class Thompson {
   detail::SlateBuilder builder_;
   std::vector<std::size_t> positions_;
   std::vector<std::size_t> counts_;
+  std::vector<std::size_t> matches_;
 };
 
 }  // namespace marl_rec

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,7 +59,9 @@ class SlateBuilder {
   static void add(Decision& out, std::size_t item, float score, double propensity) {
     out.items.push_back(item);
     out.scores.push_back(score);
-    out.propensities.push_back(static_cast<float>(propensity));
+    // A positive probability below float's range must not round to 0 (propensities are in (0, 1]).
+    out.propensities.push_back(std::max(static_cast<float>(propensity),
+                                        std::numeric_limits<float>::denorm_min()));
   }
 
  private:
