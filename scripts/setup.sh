@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what marl_rec needs from Debian 12 and is missing; installs nothing when all is there.
 #   scripts/setup.sh [--with-clang]
-# --with-clang also installs clang (CI builds with it to check for warnings).
+# --with-clang also installs clang and its sanitizer runtimes (CI builds with it: warnings, ASan).
 set -euo pipefail
 
 packages=(cmake g++ ninja-build pkgconf libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev)
 for arg in "$@"; do
   case "$arg" in
-    --with-clang) packages+=(clang) ;;
+    --with-clang) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "setup.sh: unknown option '$arg' (known: --with-clang)" >&2; exit 2 ;;
   esac
 done

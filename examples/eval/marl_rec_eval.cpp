@@ -34,7 +34,9 @@
 #include "marl_rec/io/interactions_csv.hpp"
 #include "marl_rec/io/items_csv.hpp"
 #include "marl_rec/io/obd.hpp"
+#include "marl_rec/models/ease.hpp"
 #include "marl_rec/models/item2vec_recommender.hpp"
+#include "marl_rec/models/item_knn.hpp"
 #include "marl_rec/models/lin_thompson.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "marl_rec/models/linear_q.hpp"
@@ -303,6 +305,34 @@ const std::vector<ModelInfo>& models() {
          return mr::eval::AnyBatchRecommender(mr::MatrixFactorization(c));
        },
        {{"regularization", {"1", "5", "20", "50"}}, {"alpha", {"3", "10", "30"}}}},
+      {"ease",
+       "EASE, the closed-form item-item model of Steck 2019 (catalogs up to 20,000 items); cold "
+       "users: mostpop",
+       "lambda=50 binarize=1|0 max_items=20000",
+       [](std::map<std::string, std::string>& p) {
+         // lambda chosen on a validation split of InstEval's training part (docs/models.md).
+         mr::EaseConfig c{.lambda = 50.0f};
+         ParamReader r(p);
+         r.number("lambda", c.lambda);
+         r.flag("binarize", c.binarize, "0", "1");
+         r.count("max_items", c.max_items, 1, mr::Ease::max_items_limit);
+         return mr::eval::AnyBatchRecommender(mr::Ease(c));
+       },
+       {{"lambda", {"10", "20", "50", "100", "200", "500", "1000"}}}},
+      {"itemknn",
+       "item-item nearest neighbours over co-occurrence (asymmetric cosine with shrinkage); cold "
+       "users: mostpop",
+       "neighbours=200 shrink=0 alpha=0.65 binarize=1|0",
+       [](std::map<std::string, std::string>& p) {
+         mr::ItemKnnConfig c{.neighbours = 200, .shrink = 0.0f, .alpha = 0.65f};
+         ParamReader r(p);
+         r.count("neighbours", c.neighbours, 1);
+         r.number("shrink", c.shrink);
+         r.number("alpha", c.alpha);
+         r.flag("binarize", c.binarize, "0", "1");
+         return mr::eval::AnyBatchRecommender(mr::ItemKnn(c));
+       },
+       {{"neighbours", {"50", "200"}}, {"alpha", {"0.5", "0.65", "0.8"}}, {"shrink", {"0", "10"}}}},
       {"bpr",
        "matrix factorisation by Bayesian personalised ranking (Rendle et al. 2009), SGD",
        "factors=128 epochs=100 regularization=0.005 learning_rate=0.1 init_scale=0.1 seed=42",

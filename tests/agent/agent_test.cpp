@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "marl_rec/agent/agent.hpp"
+#include "marl_rec/core/catalog.hpp"
 #include "marl_rec/explore/greedy.hpp"
+#include "marl_rec/models/lin_ucb.hpp"
 #include "support/errors.hpp"
 #include "support/toy_model.hpp"
 
@@ -215,4 +217,24 @@ TEST_CASE("Agent: a decision the explorer cannot make gets no id") {
   CHECK(d.id == 0);
   CHECK(agent.counters().decisions == 0);
   CHECK(agent.recommend(mr::Context{}, mr::Candidates::all(6), 1).id == 1);
+}
+
+TEST_CASE("Agent: the README's example runs, and the agent learns what is clicked") {
+  namespace mr = marl_rec;
+  mr::Catalog catalog(2);
+  catalog.add("boots", std::vector<float>{1.0f, 0.0f});
+  catalog.add("tent", std::vector<float>{0.0f, 1.0f});
+  catalog.add("stove", std::vector<float>{0.7f, 0.7f});
+  const std::vector<float> user{1.0f, 0.5f};
+  mr::Agent<mr::LinUcb> agent{mr::LinUcb{{.features = mr::FeatureMap::cross}}};
+  for (int t = 0; t < 200; ++t) {
+    mr::Decision d = agent.recommend({.features = user, .items = catalog.embeddings()}, /*k=*/1);
+    // This user only ever clicks the tent.
+    agent.learn(d.id, d.items[0] == 1 ? mr::Feedback{.clicked = {0}} : mr::Feedback{});
+  }
+  std::vector<float> scores(3);
+  agent.model().score({.features = user, .items = catalog.embeddings()}, mr::Candidates::all(3), scores);
+  CHECK(scores[1] > scores[0]);
+  CHECK(scores[1] > scores[2]);
+  CHECK(agent.counters().feedback == 200);
 }

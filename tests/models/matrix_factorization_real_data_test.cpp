@@ -16,28 +16,16 @@
 #include "marl_rec/io/interactions_csv.hpp"
 #include "marl_rec/models/matrix_factorization.hpp"
 #include "marl_rec/models/most_popular.hpp"
+#include "support/ranking_figures.hpp"
 
 namespace {
 
-struct Scores {
-  double ndcg10 = 0;
-  double recall20 = 0;
-};
+using Scores = marl_rec::test::RankingFigures;
 
-// Full-ranking top 20 for every training user (training items excluded), scored on `test`.
 template <class Model>
 Scores evaluate(const Model& model, const marl_rec::Interactions& train,
                 const marl_rec::Interactions& test) {
-  std::vector<std::size_t> users(train.users.size());
-  for (std::size_t u = 0; u < users.size(); ++u) users[u] = u;
-  const auto recs = marl_rec::eval::recommend_for_users(model, train, users, 20);
-  std::vector<std::vector<std::size_t>> ranked(recs.size());
-  for (std::size_t u = 0; u < recs.size(); ++u) {
-    for (const marl_rec::ScoredItem& s : recs[u]) ranked[u].push_back(s.index);
-  }
-  const std::size_t n_items = train.items.size();
-  return {marl_rec::eval::evaluate(ranked, test, n_items, {.k = 10}).at("ndcg@10"),
-          marl_rec::eval::evaluate(ranked, test, n_items, {.k = 20}).at("recall@20")};
+  return marl_rec::test::ranking_figures(model, train, test);
 }
 
 }  // namespace

@@ -129,15 +129,15 @@ class Agent {
     slot.id = id;
     slot.time = now;
     slot.state = State::open;
-    slot.features.assign(context.features.begin(), context.features.end());
-    slot.history.assign(context.history.begin(), context.history.end());
+    copy_into(slot.features, context.features);
+    copy_into(slot.history, context.history);
     slot.items = context.items;
     slot.user = context.user;
     slot.session_state = context.state;
     slot.all_candidates = candidates.is_all();
     slot.candidate_count = candidates.size();
-    slot.candidates.assign(candidates.list().begin(), candidates.list().end());
-    slot.shown.assign(out.items.begin(), out.items.end());
+    copy_into(slot.candidates, candidates.list());
+    copy_into(slot.shown, std::span<const std::size_t>(out.items));
     out.id = id;
     ++counters_.decisions;
   }
@@ -242,6 +242,14 @@ class Agent {
   };
 
   Pending& slot_of(std::uint64_t id) { return pending_[id % pending_.size()]; }
+
+  // v = s, reusing v's storage. An empty span (possibly a null pointer) copies nothing: GCC 12
+  // at -O3 warns about a memmove from null otherwise.
+  template <class T>
+  static void copy_into(std::vector<T>& v, std::span<const T> s) {
+    v.clear();
+    if (!s.empty()) v.insert(v.end(), s.begin(), s.end());
+  }
 
   void check_issued(const char* where, std::uint64_t id) const {
     marl_rec::detail::require(id >= 1 && id < next_id_, [&] {

@@ -20,6 +20,7 @@
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/models/detail/float_reward.hpp"
 #include "marl_rec/models/feature_map.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"
@@ -351,12 +352,7 @@ class LinearQ {
   }
 
   static float checked_reward(const char* where, double reward) {
-    const auto r = static_cast<float>(reward);
-    marl_rec::detail::require(std::isfinite(reward) && std::isfinite(r), [&] {
-      return std::string(where) + ": reward " + std::to_string(reward) +
-             " is not finite as a float";
-    });
-    return r;
+    return marl_rec::detail::float_reward(where, reward);
   }
 
   // The per-thread scratch of score(): grows, never shrinks.

@@ -17,6 +17,7 @@
 
 #include "marl_rec/core/context.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/models/detail/float_reward.hpp"
 #include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"
@@ -305,14 +306,8 @@ class TabularQ {
     });
   }
 
-  // The reward as the float the table learns from: finite, and within float range.
   static float checked_reward(const char* where, double reward) {
-    const auto r = static_cast<float>(reward);
-    marl_rec::detail::require(std::isfinite(reward) && std::isfinite(r), [&] {
-      return std::string(where) + ": reward " + std::to_string(reward) +
-             " is not finite as a float";
-    });
-    return r;
+    return marl_rec::detail::float_reward(where, reward);
   }
 
   float row_max(std::size_t state) const noexcept {

@@ -102,11 +102,9 @@ class RowBlockScorer {
       if (tail == dim_) return sums;
       alignas(64) float s[width];
       sums.store_aligned(s);
-      // Column by column, so the rows' sums are independent chains (each row still adds its
-      // terms in increasing j: the same bits as a row-by-row loop).
-      for (std::size_t j = tail; j < dim_; ++j) {
-        const float qj = query_[j];
-        for (std::size_t g = 0; g < count; ++g) s[g] += first[g * stride + j] * qj;
+      for (std::size_t g = 0; g < count; ++g) {
+        const float* r = first + g * stride;
+        for (std::size_t j = tail; j < dim_; ++j) s[g] += r[j] * query_[j];
       }
       return Batch::load_aligned(s);
     }
