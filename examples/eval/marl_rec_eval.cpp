@@ -44,6 +44,7 @@
 #include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
+#include "marl_rec/models/session_q.hpp"
 
 namespace mr = marl_rec;
 
@@ -333,6 +334,20 @@ const std::vector<ModelInfo>& models() {
          return mr::eval::AnyBatchRecommender(mr::ItemKnn(c));
        },
        {{"neighbours", {"50", "200"}}, {"alpha", {"0.5", "0.65", "0.8"}}, {"shrink", {"0", "10"}}}},
+      {"sessionq",
+       "Q-learning over session states (TabularQ): the state is the user's last item, the action "
+       "the next; cold users: the start state",
+       "alpha=0.5 gamma=0.5 epochs=10 max_items=10000",
+       [](std::map<std::string, std::string>& p) {
+         mr::SessionQConfig c;
+         ParamReader r(p);
+         r.number("alpha", c.alpha);
+         r.number("gamma", c.gamma);
+         r.count("epochs", c.epochs, 1, 10'000);
+         r.count("max_items", c.max_items, 1, 100'000);
+         return mr::eval::AnyBatchRecommender(mr::SessionQ(c));
+       },
+       {{"gamma", {"0", "0.5", "0.9"}}, {"alpha", {"0.1", "0.5"}}}},
       {"bpr",
        "matrix factorisation by Bayesian personalised ranking (Rendle et al. 2009), SGD",
        "factors=128 epochs=100 regularization=0.005 learning_rate=0.1 init_scale=0.1 seed=42",

@@ -52,6 +52,7 @@
 #include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
+#include "marl_rec/models/session_q.hpp"
 #include "marl_rec/models/tabular_q.hpp"
 
 #include "marl_rec/explore/default_explorer.hpp"

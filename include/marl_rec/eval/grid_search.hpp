@@ -27,7 +27,10 @@ using ParameterSet = std::map<std::string, std::string>;
 inline std::vector<ParameterSet> parameter_grid(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& axes) {
   std::vector<ParameterSet> sets{ParameterSet{}};
-  for (const auto& [name, values] : axes) {
+  for (const auto& axis : axes) {
+    // (not a structured binding: clang 14 cannot capture one in the lambda below)
+    const std::string& name = axis.first;
+    const std::vector<std::string>& values = axis.second;
     marl_rec::detail::require(!values.empty(), [&] {
       return "eval::parameter_grid: parameter '" + name + "' has no values";
     });
