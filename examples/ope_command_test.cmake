@@ -32,3 +32,11 @@ ope(--policy linucb)
 ope(--policy linthompson)
 ope(--policy linear --explore epsilon)
 ope(--policy mlp --explore softmax)
+ope(--policy linucb --param alpha=0.3 --param features=cross)
+# A parameter the policy does not have is refused, not ignored.
+execute_process(COMMAND "${EVAL}" ope --log "${LOG}" --item-context "${ITEMS}" --train-fraction 0.7
+                        --policy mlp --explore greedy --param depth=3
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "--policy mlp has no parameter 'depth'")
+  message(FATAL_ERROR "an unknown policy parameter was not refused: ${err}")
+endif()

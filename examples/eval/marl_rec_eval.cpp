@@ -68,7 +68,10 @@ recommend --train FILE --model NAME --out FILE (--users FILE | --test FILE)
 score     --recs FILE --test FILE --train FILE [--k 10] [--items FILE]
 ope       --log FILE --item-context FILE [--policy uniform|linucb|linthompson|linear|mlp]
           [--train-fraction 0] [--explore greedy|epsilon|softmax] [--epsilon 0.1]
-          [--temperature 0.05] [--bootstrap 1000] [--seed 1]
+          [--temperature 0.05] [--param KEY=VALUE ...] [--bootstrap 1000] [--seed 1]
+          (linucb: features=concat alpha=1 ridge=1 mode=shared|disjoint; linthompson:
+          features=concat v=1 ridge=1 mode; linear: features=cross learning_rate=0.01;
+          mlp: hidden=32 learning_rate=0.001 l2=0)
 
 split, recommend and score also take the interactions reader's options:
           [--delimiter ,|tab|CHAR] [--skip-bad-rows no|yes] [--duplicates keep-last|keep-first|error]
@@ -761,33 +764,65 @@ LearnedPolicy scored_policy(M model, const std::string& explore, double epsilon,
   return p;
 }
 
-LearnedPolicy make_policy(const std::string& name, const std::string& explore, double epsilon,
-                          double temperature, std::size_t n_actions, std::uint64_t seed) {
+/// A feature map named on the command line (features=context|item|concat|cross).
+void feature_map_param(std::map<std::string, std::string>& p, mr::FeatureMap& map) {
+  const auto v = take(p, "features");
+  if (!v) return;
+  for (const mr::FeatureMap m : {mr::FeatureMap::context, mr::FeatureMap::item, mr::FeatureMap::concat,
+                                 mr::FeatureMap::cross}) {
+    if (*v == mr::to_string(m)) {
+      map = m;
+      return;
+    }
+  }
+  throw mr::Error("features expects context, item, concat or cross, got '" + *v + "'");
+}
+
+/// The learned policy `name` with the parameters of `p` (taken out of it; what is left is an
+/// error, reported by the caller).
+LearnedPolicy make_policy(const std::string& name, std::map<std::string, std::string>& p,
+                          const std::string& explore, double epsilon, double temperature,
+                          std::size_t n_actions, std::uint64_t seed) {
   using F = mr::FeatureMap;
+  ParamReader r(p);
   if (name == "linucb") {
     if (explore != "model") throw mr::Error("--policy linucb explores by its own bound: drop --explore");
-    auto model = std::make_shared<mr::LinUcb>(mr::LinUcbConfig{.features = F::concat, .alpha = 1.0f});
+    mr::LinUcbConfig c{.features = F::concat, .alpha = 1.0f};
+    feature_map_param(p, c.features);
+    r.number("alpha", c.alpha);
+    r.number("ridge", c.ridge);
+    bool disjoint = false;
+    r.flag("mode", disjoint, "shared", "disjoint");
+    c.mode = disjoint ? mr::LinearMode::disjoint : mr::LinearMode::shared;
+    auto model = std::make_shared<mr::LinUcb>(c);
     auto scores = std::make_shared<std::vector<float>>(n_actions);
-    return {[model](const mr::Context& c, std::size_t a, double r) { model->update(c, a, r); },
-            [=](const mr::Context& c, std::span<double> out) {
-              model->upper_bound(c, mr::Candidates::all(n_actions), *scores);
+    return {[model](const mr::Context& x, std::size_t a, double rw) { model->update(x, a, rw); },
+            [=](const mr::Context& x, std::span<double> out) {
+              model->upper_bound(x, mr::Candidates::all(n_actions), *scores);
               argmax_probabilities(*scores, out);
             }};
   }
   if (name == "linthompson") {
     if (explore != "model") throw mr::Error("--policy linthompson explores by posterior draws: drop --explore");
-    auto model = std::make_shared<mr::LinThompson>(mr::LinThompsonConfig{.features = F::concat});
+    mr::LinThompsonConfig c{.features = F::concat};
+    feature_map_param(p, c.features);
+    r.number("v", c.v);
+    r.number("ridge", c.ridge);
+    bool disjoint = false;
+    r.flag("mode", disjoint, "shared", "disjoint");
+    c.mode = disjoint ? mr::LinearMode::disjoint : mr::LinearMode::shared;
+    auto model = std::make_shared<mr::LinThompson>(c);
     auto scores = std::make_shared<std::vector<float>>(n_actions);
     auto rng = std::make_shared<mr::Rng>(seed);
-    return {[model](const mr::Context& c, std::size_t a, double r) { model->update(c, a, r); },
-            [=](const mr::Context& c, std::span<double> out) {
+    return {[model](const mr::Context& x, std::size_t a, double rw) { model->update(x, a, rw); },
+            [=](const mr::Context& x, std::span<double> out) {
               // Thompson's π(a | x) has no closed form: the share of 200 posterior draws whose
               // best action is a.
               constexpr int draws = 200;
               std::vector<double> one(n_actions);
               std::fill(out.begin(), out.end(), 0.0);
               for (int d = 0; d < draws; ++d) {
-                model->sample_scores(c, mr::Candidates::all(n_actions), *scores, *rng);
+                model->sample_scores(x, mr::Candidates::all(n_actions), *scores, *rng);
                 argmax_probabilities(*scores, one);
                 for (std::size_t a = 0; a < n_actions; ++a) out[a] += one[a] / draws;
               }
@@ -795,13 +830,19 @@ LearnedPolicy make_policy(const std::string& name, const std::string& explore, d
   }
   if (explore == "model") throw mr::Error("--policy " + name + " needs --explore greedy|epsilon|softmax");
   if (name == "linear") {
-    return scored_policy(mr::LinearQ({.features = F::cross, .alpha = 0.01f, .gamma = 0.0f,
-                                      .history_in_state = false}),
-                         explore, epsilon, temperature, n_actions);
+    mr::LinearQConfig c{.features = F::cross, .alpha = 0.01f, .gamma = 0.0f, .history_in_state = false};
+    feature_map_param(p, c.features);
+    r.number("learning_rate", c.alpha);
+    return scored_policy(mr::LinearQ(c), explore, epsilon, temperature, n_actions);
   }
   if (name == "mlp") {
-    return scored_policy(mr::MlpScorer({.hidden = {32}, .learning_rate = 1e-3f, .seed = seed}), explore,
-                         epsilon, temperature, n_actions);
+    mr::MlpScorerConfig c{.hidden = {32}, .learning_rate = 1e-3f, .seed = seed};
+    std::size_t width = 32;
+    r.count("hidden", width, 1, 4096);
+    c.hidden = {width};
+    r.number("learning_rate", c.learning_rate);
+    r.number("l2", c.l2);
+    return scored_policy(mr::MlpScorer(c), explore, epsilon, temperature, n_actions);
   }
   throw mr::Error("unknown --policy '" + name + "' (uniform, linucb, linthompson, linear, mlp)");
 }
@@ -818,7 +859,11 @@ int run_ope(Options& opt) {
   mr::eval::BootstrapOptions bootstrap;
   bootstrap.samples = opt.integer("--bootstrap", 1000, 0, 100'000);
   bootstrap.seed = opt.integer("--seed", 1);
+  std::map<std::string, std::string> params = opt.params();
   opt.check_all_used();
+  if (policy == "uniform" && !params.empty()) {
+    throw mr::Error("--policy uniform has no parameters (got --param " + params.begin()->first + "=...)");
+  }
   if (!(train_fraction >= 0.0 && train_fraction < 1.0)) {
     throw mr::Error("--train-fraction must be in [0, 1)");
   }
@@ -884,7 +929,11 @@ int run_ope(Options& opt) {
     std::fill(value.begin(), value.end(), v);
     support = d.size();
   } else {
-    LearnedPolicy learned = make_policy(policy, explore, epsilon, temperature, K, bootstrap.seed);
+    LearnedPolicy learned =
+        make_policy(policy, params, explore, epsilon, temperature, K, bootstrap.seed);
+    if (!params.empty()) {
+      throw mr::Error("--policy " + policy + " has no parameter '" + params.begin()->first + "'");
+    }
     for (const auto& row : train) learned.learn(context_of(row), row.action, row.reward);
     for (std::size_t i = 0; i < d.size(); ++i) {
       learned.probabilities(context_of(d[i]), pi);
