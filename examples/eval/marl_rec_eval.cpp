@@ -785,15 +785,19 @@ LearnedPolicy make_policy(const std::string& name, std::map<std::string, std::st
                           std::size_t n_actions, std::uint64_t seed) {
   using F = mr::FeatureMap;
   ParamReader r(p);
-  if (name == "linucb") {
-    if (explore != "model") throw mr::Error("--policy linucb explores by its own bound: drop --explore");
-    mr::LinUcbConfig c{.features = F::concat, .alpha = 1.0f};
+  // What LinUcb and LinThompson configs share: features, ridge, mode.
+  const auto linear_bandit_params = [&](auto& c) {
     feature_map_param(p, c.features);
-    r.number("alpha", c.alpha);
     r.number("ridge", c.ridge);
     bool disjoint = false;
     r.flag("mode", disjoint, "shared", "disjoint");
     c.mode = disjoint ? mr::LinearMode::disjoint : mr::LinearMode::shared;
+  };
+  if (name == "linucb") {
+    if (explore != "model") throw mr::Error("--policy linucb explores by its own bound: drop --explore");
+    mr::LinUcbConfig c{.features = F::concat, .alpha = 1.0f};
+    linear_bandit_params(c);
+    r.number("alpha", c.alpha);
     auto model = std::make_shared<mr::LinUcb>(c);
     auto scores = std::make_shared<std::vector<float>>(n_actions);
     return {[model](const mr::Context& x, std::size_t a, double rw) { model->update(x, a, rw); },
@@ -805,12 +809,8 @@ LearnedPolicy make_policy(const std::string& name, std::map<std::string, std::st
   if (name == "linthompson") {
     if (explore != "model") throw mr::Error("--policy linthompson explores by posterior draws: drop --explore");
     mr::LinThompsonConfig c{.features = F::concat};
-    feature_map_param(p, c.features);
+    linear_bandit_params(c);
     r.number("v", c.v);
-    r.number("ridge", c.ridge);
-    bool disjoint = false;
-    r.flag("mode", disjoint, "shared", "disjoint");
-    c.mode = disjoint ? mr::LinearMode::disjoint : mr::LinearMode::shared;
     auto model = std::make_shared<mr::LinThompson>(c);
     auto scores = std::make_shared<std::vector<float>>(n_actions);
     auto rng = std::make_shared<mr::Rng>(seed);
