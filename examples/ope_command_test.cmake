@@ -32,7 +32,7 @@ ope(--policy linucb)
 ope(--policy linthompson)
 ope(--policy linear --explore epsilon)
 ope(--policy mlp --explore softmax)
-ope(--policy linucb --param alpha=0.3 --param features=cross)
+ope(--policy linucb --param alpha=0.3 --param mode=disjoint --param features=context)
 # A parameter the policy does not have is refused, not ignored.
 execute_process(COMMAND "${EVAL}" ope --log "${LOG}" --item-context "${ITEMS}" --train-fraction 0.7
                         --policy mlp --explore greedy --param depth=3
