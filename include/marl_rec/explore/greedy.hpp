@@ -20,10 +20,7 @@ class Greedy {
               const Exclude& exclude, Decision& out) {
     const auto scores = builder_.scores_for(candidates);
     model.score(context, candidates, scores);
-    detail::SlateBuilder::start(out);
-    for (const ScoredItem& s : builder_.greedy(scores, candidates, k, exclude)) {
-      detail::SlateBuilder::add(out, candidates[s.index], s.score, 1.0);
-    }
+    builder_.take_best(scores, candidates, k, exclude, out);
   }
 
  private:

@@ -39,6 +39,17 @@ class SlateBuilder {
     return {top_.data(), n};
   }
 
+  /// Replaces out's items with the min(k, eligible) best candidates by `scores`, propensity 1
+  /// each (a deterministic choice).
+  template <ItemExclusion Exclude>
+  void take_best(std::span<const float> scores, Candidates candidates, std::size_t k,
+                 const Exclude& exclude, Decision& out) {
+    start(out);
+    for (const ScoredItem& s : greedy(scores, candidates, k, exclude)) {
+      add(out, candidates[s.index], s.score, 1.0);
+    }
+  }
+
   /// The positions of the eligible candidates (not excluded, score not NaN), in order.
   template <ItemExclusion Exclude>
   std::vector<std::size_t>& eligible(std::span<const float> scores, Candidates candidates,
