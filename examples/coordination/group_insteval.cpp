@@ -15,8 +15,10 @@
 //   uniformly. Similar: a random seed student plus the size − 1 students (with held-out items)
 //   whose training rating vectors have the highest cosine with the seed's (ties: lower index).
 //   --groups groups per (size, kind); the groups come from one Rng seeded with --seed.
-// - A group's list excludes every lecturer any member rated in training; each member's NDCG@10
-//   is computed against their own held-out lecturers (eval::ndcg_at).
+// - A group's list excludes every lecturer any member rated in training (--exclude any, the
+//   default), or only those every member rated (--exclude all: a lecturer one member knows may be
+//   new to the others, and is then a wasted slot for that member only); each member's NDCG@10 is
+//   computed against their own held-out lecturers (eval::ndcg_at).
 // - The fair rule's `liked` and `fair_minimum` are chosen on a validation carve-out of the
 //   training part (split_per_user_random(train, 0.2, 7)): EASE refit on its training part, groups
 //   drawn the same way among students with validation items. The rule, fixed before looking at
@@ -33,6 +35,7 @@
 //   above the average rule's, and its mean member NDCG@10 at least 90% of the average rule's.
 //
 // Usage: marl_rec_group_insteval [--data PATH/ratings.csv] [--quick] [--groups N] [--seed S]
+//                                [--exclude any|all]
 // Markdown tables go to standard output. --quick (a CTest smoke run) draws 40 groups per cell and
 // searches a smaller grid. The full run (300 groups per cell) takes a few seconds.
 #include <algorithm>
@@ -181,12 +184,18 @@ struct Figures {
   std::vector<double> group_min{};
 };
 
+// Which training items a group list leaves out (--exclude): `any` — every item any member rated
+// (nobody is shown what they know; the default), or `all` — only items every member rated (an
+// item one member knows may still be new to the others).
+bool exclude_all_only = false;
+std::size_t exclusion_threshold(std::size_t members) { return exclude_all_only ? members : 1; }
+
 // Each group gets one list by `config`, excluding what any member rated in training. With
 // `individual`, each member gets their own list instead (a group of one, their own training
 // items excluded): the reference of what a personal list achieves.
 Figures evaluate(const Setting& s, const Cell& cell, const GroupConfig& config,
                  bool individual = false) {
-  std::vector<unsigned char> seen(s.n_items, 0);
+  std::vector<std::size_t> seen(s.n_items, 0);  // members who rated each item in training
   std::vector<mr::Context> contexts;
   mr::GroupList list;
   std::vector<std::size_t> ranked;
@@ -199,10 +208,11 @@ Figures evaluate(const Setting& s, const Cell& cell, const GroupConfig& config,
     contexts.clear();
     for (const std::size_t u : members) {
       contexts.push_back(mr::Context{.user = u});
-      for (const auto& [item, rating] : s.ratings[u]) seen[item] = 1;
+      for (const auto& [item, rating] : s.ratings[u]) ++seen[item];
     }
+    const std::size_t threshold = exclusion_threshold(members.size());
     mr::recommend_for_group(s.model, contexts, mr::Candidates::all(s.n_items), {}, list_length,
-                            config, list, [&](std::size_t item) { return seen[item] != 0; });
+                            config, list, [&](std::size_t item) { return seen[item] >= threshold; });
     for (const std::size_t u : members) {
       for (const auto& [item, rating] : s.ratings[u]) seen[item] = 0;
     }
@@ -230,16 +240,17 @@ Figures evaluate(const Setting& s, const Cell& cell, const GroupConfig& config,
 // (a list that excludes the group's training items can reach it); of the groups, the share in
 // which every member has one (elsewhere the worst member's NDCG@10 is 0 whatever the list).
 Figures reachability(const Setting& s, const Cell& cell) {
-  std::vector<unsigned char> seen(s.n_items, 0);
+  std::vector<std::size_t> seen(s.n_items, 0);
   double members = 0.0, reachable_members = 0.0, all_reachable = 0.0;
   for (const std::vector<std::size_t>& group : cell.groups) {
     for (const std::size_t u : group) {
-      for (const auto& [item, rating] : s.ratings[u]) seen[item] = 1;
+      for (const auto& [item, rating] : s.ratings[u]) ++seen[item];
     }
+    const std::size_t threshold = exclusion_threshold(group.size());
     bool all = true;
     for (const std::size_t u : group) {
       const bool any = std::any_of(s.relevant[u].begin(), s.relevant[u].end(),
-                                   [&](std::size_t item) { return seen[item] == 0; });
+                                   [&](std::size_t item) { return seen[item] < threshold; });
       members += 1.0;
       reachable_members += any ? 1.0 : 0.0;
       all = all && any;
@@ -355,7 +366,8 @@ int main(int argc, char** argv) try {
   std::uint64_t seed = 1;
   const auto usage = [&] {
     std::fprintf(stderr,
-                 "usage: %s [--data PATH/ratings.csv] [--quick] [--groups N] [--seed S]\n",
+                 "usage: %s [--data PATH/ratings.csv] [--quick] [--groups N] [--seed S] "
+                 "[--exclude any|all]\n",
                  argv[0]);
     return 2;
   };
@@ -365,6 +377,10 @@ int main(int argc, char** argv) try {
       path = argv[++i];
     } else if (arg == "--quick") {
       quick = true;
+    } else if (arg == "--exclude" && i + 1 < argc) {
+      const std::string mode = argv[++i];
+      if (mode != "any" && mode != "all") return usage();
+      exclude_all_only = mode == "all";
     } else if ((arg == "--groups" || arg == "--seed") && i + 1 < argc) {
       char* end = nullptr;
       const std::string value = argv[++i];
@@ -389,6 +405,8 @@ int main(int argc, char** argv) try {
   const mr::eval::Split split = mr::eval::split_per_user_random(data, 0.2, 42);
   const mr::eval::Split carve = mr::eval::split_per_user_random(split.train, 0.2, 7);
   std::printf("## Group recommendation on InstEval\n\n");
+  std::printf("Group lists exclude the training items of %s member.\n\n",
+              exclude_all_only ? "every (all)" : "any (any)");
   std::printf("%zu ratings, %zu users, %zu items. Split: %zu train / %zu test rows (per-user "
               "random 80/20, seed 42); validation carve-out of the train part: %zu / %zu rows "
               "(seed 7). Model: EASE, lambda = %g. Lists of %zu, excluding every item a member "
