@@ -88,6 +88,80 @@ struct TableModel {
 };
 static_assert(mr::Model<TableModel>);
 
+// The least_satisfied rule's greedy step, recomputed from its definition for the list prefix
+// `prefix`: the position the next pick must be (npos when nothing is left). `rows` are the
+// members' scores (NaN: vetoed), `w` their weights (all positive or 0), `k` the list length.
+// Every sum runs in the order the definition states (members by index; a member's best scores
+// in descending order; picks in order of choice), so that on the exact data of the brute-force
+// test the comparisons are exact.
+std::size_t least_satisfied_next(const std::vector<std::vector<float>>& rows,
+                                 const std::vector<double>& w, std::size_t k, double beta,
+                                 const Positions& prefix) {
+  const std::size_t m = rows.size();
+  const std::size_t n = rows.front().size();
+  std::vector<unsigned char> eligible(n, 1);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (std::isnan(row[i])) eligible[i] = 0;
+    }
+  }
+  std::size_t ne = 0;
+  for (const unsigned char e : eligible) ne += e;
+  const std::size_t want = std::min(k, ne);
+  double total = 0.0;
+  for (const double x : w) total += x;
+  // Normalised scores, ideals and satisfactions (per unit of weight) of the members.
+  std::vector<std::vector<double>> norm(m, std::vector<double>(n, 0.0));
+  std::vector<double> need(m, 0.0);
+  for (std::size_t r = 0; r < m; ++r) {
+    if (!(w[r] > 0.0)) continue;
+    double lo = 1e300, hi = -1e300;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (eligible[i] != 0) {
+        lo = std::min(lo, double{rows[r][i]});
+        hi = std::max(hi, double{rows[r][i]});
+      }
+    }
+    std::vector<double> values;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (eligible[i] == 0) continue;
+      norm[r][i] = hi > lo ? (double{rows[r][i]} - lo) / (hi - lo) : 0.5;
+      values.push_back(norm[r][i]);
+    }
+    std::sort(values.begin(), values.end(), [](double a, double b) { return a > b; });
+    double ideal = 0.0;
+    for (std::size_t j = 0; j < want; ++j) ideal += values[j];
+    double gained = 0.0;
+    for (const std::size_t i : prefix) gained += norm[r][i];
+    need[r] = gained / ideal / w[r];
+  }
+  double lowest = 1e300;
+  for (std::size_t r = 0; r < m; ++r) {
+    if (w[r] > 0.0) lowest = std::min(lowest, need[r]);
+  }
+  std::size_t best = std::numeric_limits<std::size_t>::max();
+  double best_value = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (eligible[i] == 0 || std::count(prefix.begin(), prefix.end(), i) != 0) continue;
+    double mean = 0.0, least = 0.0, least_weight = 0.0;
+    for (std::size_t r = 0; r < m; ++r) {
+      if (!(w[r] > 0.0)) continue;
+      mean += w[r] * norm[r][i];
+      if (need[r] == lowest) {
+        least += w[r] * norm[r][i];
+        least_weight += w[r];
+      }
+    }
+    mean /= total;
+    const double value = mean + beta * (least / least_weight - mean);
+    if (best == std::numeric_limits<std::size_t>::max() || value > best_value) {
+      best = i;
+      best_value = value;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 TEST_CASE("group_rule_name names every rule") {
@@ -96,6 +170,7 @@ TEST_CASE("group_rule_name names every rule") {
   CHECK(mr::group_rule_name(GroupRule::most_pleasure) == "most_pleasure");
   CHECK(mr::group_rule_name(GroupRule::borda) == "borda");
   CHECK(mr::group_rule_name(GroupRule::fair) == "fair");
+  CHECK(mr::group_rule_name(GroupRule::least_satisfied) == "least_satisfied");
   CHECK(mr::group_rule_name(static_cast<GroupRule>(17)) == "unknown");
 }
 
@@ -128,7 +203,8 @@ TEST_CASE("average, least misery and most pleasure on normalised scores") {
   SUBCASE("scale does not matter: a member's scores times 100 plus 7 give the same list") {
     const Scores scaled{{407, 7, 207, 307}, {0, 4, 2, 1}, {2, 4, 3, 0}};
     for (const GroupRule rule : {GroupRule::average, GroupRule::least_misery,
-                                 GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair}) {
+                                 GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair,
+                                 GroupRule::least_satisfied}) {
       CAPTURE(mr::group_rule_name(rule));
       const GroupList a = aggregate(three, {.rule = rule});
       const GroupList b = aggregate(scaled, {.rule = rule});
@@ -271,6 +347,129 @@ TEST_CASE("fair: every member gets its minimum of liked items where possible") {
   }
 }
 
+TEST_CASE("least_satisfied: each pick leans towards the member the list serves least") {
+  SUBCASE("the minority member's favourite comes second; then the consensus resumes") {
+    // k = 3: every member's ideal is 1 + .8 + .6 = 2.4. Pick 1: all at 0, so the mean decides:
+    // item 0 (2/3). Pick 2: C is the least satisfied (0 against 1/2.4); with beta .5, item i
+    // scores mean + .5 (C's score − mean): [-, .4, .4667, .5333, .6, .6667]: item 5. Pick 3:
+    // A, B and C all at 1/2.4, so L's mean is the mean: item 1 (.6).
+    const GroupList g =
+        aggregate(two_against_one, {.rule = GroupRule::least_satisfied, .beta = 0.5}, 3);
+    CHECK(g.positions == Positions{0, 5, 1});
+    // Scores are the weighted means, in order of choice; every member likes all six items.
+    REQUIRE(g.scores.size() == 3);
+    CHECK(g.scores[0] == doctest::Approx(2.0 / 3.0).epsilon(1e-12));
+    CHECK(g.scores[1] == doctest::Approx(1.0 / 3.0).epsilon(1e-12));
+    CHECK(g.scores[2] == doctest::Approx(0.6).epsilon(1e-12));
+    CHECK(g.liked_by == Positions{3, 3, 3});
+    // The average list leaves C's favourite out.
+    CHECK(aggregate(two_against_one, {.rule = GroupRule::average}, 3).positions ==
+          Positions{0, 1, 2});
+  }
+  SUBCASE("a small beta keeps the consensus list") {
+    // beta .1, pick 2: item 1 scores .6 + .1 (.2 − .6) = .56, item 5 .3333 + .1 · .6667 = .4.
+    // Pick 3: C (at .2 / 2.4) is still the least satisfied; item 2 (.52) beats item 5 (.4).
+    CHECK(aggregate(two_against_one, {.rule = GroupRule::least_satisfied, .beta = 0.1}, 3)
+              .positions == Positions{0, 1, 2});
+  }
+  SUBCASE("beta 1: every pick after the first is the least satisfied member's best") {
+    // k = 4, ideals 1 + .8 + .6 + .4 = 2.8. Picks: 0 (the mean), 5 (C's best), 1 (all tie at
+    // 1 / 2.8: the mean), then C again (1.2 / 2.8 against A's and B's 1.8 / 2.8): C's best
+    // unlisted item is 4.
+    CHECK(aggregate(two_against_one, {.rule = GroupRule::least_satisfied, .beta = 1.0}, 4)
+              .positions == Positions{0, 5, 1, 4});
+  }
+  SUBCASE("weights: a weighted mean, and an entitlement to satisfaction") {
+    // Opposite tastes, normalised A = [1 .75 .5 .25 0], B = [0 .25 .5 .75 1]; k = 3, both
+    // ideals 2.25; beta 1.
+    const Scores opposite{{4, 3, 2, 1, 0}, {0, 1, 2, 3, 4}};
+    const GroupConfig config{.rule = GroupRule::least_satisfied, .beta = 1.0};
+    // Equal weights: every mean is .5, so item 0 (lower position); then B's best (4); then both
+    // at 1 / 2.25 tie and the mean (.5 everywhere) gives the lowest unlisted position, 1.
+    CHECK(aggregate(opposite, config, 3).positions == Positions{0, 4, 1});
+    // Weights 1 and 3: the mean prefers B's favourite (4); then A (0); then both have 1 / 2.25,
+    // but B's satisfaction per unit of weight is a third of A's: B's next best, 3.
+    const GroupList weighted = aggregate(opposite, config, 3, {1.0, 3.0});
+    CHECK(weighted.positions == Positions{4, 0, 3});
+    CHECK(weighted.scores == std::vector<double>{0.75, 0.25, 0.625});
+    // Only the ratios of the weights matter.
+    CHECK(aggregate(opposite, config, 3, {2.0, 6.0}).positions == weighted.positions);
+    // A member of weight 0 takes no part: A's own ranking.
+    CHECK(aggregate(opposite, config, 3, {1.0, 0.0}).positions == Positions{0, 1, 2});
+  }
+  SUBCASE("beta 0 gives the average rule's list and scores, bit for bit") {
+    mr::Rng rng(31);
+    for (int trial = 0; trial < 100; ++trial) {
+      const std::size_t m = 1 + rng.below(5);
+      const std::size_t n = 1 + rng.below(40);
+      std::vector<float> flat(m * n);
+      for (float& v : flat) v = rng.uniform() < 0.03 ? nan_score : static_cast<float>(rng.normal());
+      std::vector<double> w(m);
+      for (double& x : w) x = rng.uniform() < 0.2 ? 0.0 : rng.uniform(0.1, 3.0);
+      w[rng.below(m)] = 1.0;
+      const std::size_t k = rng.below(12);
+      const mr::MatrixView view(std::span<const float>(flat), m, n);
+      GroupList avg, ls;
+      mr::aggregate_group(view, w, k, {.rule = GroupRule::average}, avg);
+      mr::aggregate_group(view, w, k, {.rule = GroupRule::least_satisfied, .beta = 0.0}, ls);
+      CAPTURE(trial);
+      CHECK(ls.positions == avg.positions);
+      CHECK(ls.scores == avg.scores);
+      CHECK(ls.liked_by == avg.liked_by);
+    }
+  }
+  SUBCASE("every pick is the argmax of the definition (brute force, random small cases)") {
+    mr::Rng rng(2718);
+    std::size_t differs_from_average = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+      const std::size_t m = 1 + rng.below(5);
+      const std::size_t n = 1 + rng.below(12);
+      // Values 0..4 with a 0 and a 4 in every row (n > 1), now and then a veto: the normalised
+      // scores are exact quarters, so ties in the satisfactions and the values are real.
+      std::vector<std::vector<float>> rows(m, std::vector<float>(n));
+      for (auto& row : rows) {
+        for (float& v : row) v = static_cast<float>(rng.below(5));
+        if (n > 1) {
+          const std::size_t p = rng.below(n);
+          row[p] = 0.0f;
+          row[(p + 1 + rng.below(n - 1)) % n] = 4.0f;
+        }
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        if (rng.uniform() < 0.1) rows[rng.below(m)][i] = nan_score;
+      }
+      std::vector<double> w(m);
+      for (double& x : w) x = static_cast<double>(rng.below(4));  // 0..3
+      w[rng.below(m)] = 2.0;
+      const double beta = 0.25 * static_cast<double>(rng.below(5));
+      const std::size_t k = 1 + rng.below(n + 2);
+      std::vector<float> flat;
+      for (const auto& row : rows) flat.insert(flat.end(), row.begin(), row.end());
+      GroupList g;
+      mr::aggregate_group(mr::MatrixView(std::span<const float>(flat), m, n), w, k,
+                          {.rule = GroupRule::least_satisfied, .beta = beta}, g);
+      CAPTURE(trial);
+      Positions prefix;
+      for (std::size_t j = 0; j <= g.size(); ++j) {
+        const std::size_t expected = least_satisfied_next(rows, w, k, beta, prefix);
+        if (j == g.size()) {
+          // The list stops at k, or when nothing eligible is left.
+          CHECK((j == k || expected == std::numeric_limits<std::size_t>::max()));
+          break;
+        }
+        CHECK(g.positions[j] == expected);
+        prefix.push_back(g.positions[j]);
+      }
+      GroupList avg;
+      mr::aggregate_group(mr::MatrixView(std::span<const float>(flat), m, n), w, k,
+                          {.rule = GroupRule::average}, avg);
+      differs_from_average += g.positions != avg.positions ? 1 : 0;
+    }
+    // The cases exercise the fairness term, not only the mean.
+    CHECK(differs_from_average >= 50);
+  }
+}
+
 TEST_CASE("NaN vetoes an item for the whole group; scales use the eligible items only") {
   // A vetoes item 0. B's 10 there does not stretch B's scale: over items 1..3, B is [0 .5 1].
   const Scores s{{nan_score, 0, 4, 2}, {10, 1, 2, 3}};
@@ -282,7 +481,8 @@ TEST_CASE("NaN vetoes an item for the whole group; scales use the eligible items
   // Every item vetoed: an empty list, for every rule.
   const Scores all{{nan_score, nan_score}, {1, 2}};
   for (const GroupRule rule : {GroupRule::average, GroupRule::least_misery,
-                               GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair}) {
+                               GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair,
+                               GroupRule::least_satisfied}) {
     CHECK(aggregate(all, {.rule = rule}).size() == 0);
   }
   // No candidates at all: an empty list.
@@ -326,7 +526,8 @@ TEST_CASE("deterministic, and a reused GroupList is refilled") {
   const mr::MatrixView view(std::span<const float>(flat), 5, 200);
   const std::vector<double> weights{1.0, 0.5, 2.0, 0.0, 1.0};
   for (const GroupRule rule : {GroupRule::average, GroupRule::least_misery,
-                               GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair}) {
+                               GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair,
+                               GroupRule::least_satisfied}) {
     CAPTURE(mr::group_rule_name(rule));
     const GroupConfig config{.rule = rule, .liked = 7, .fair_minimum = 2};
     GroupList a, b;
@@ -338,7 +539,8 @@ TEST_CASE("deterministic, and a reused GroupList is refilled") {
     CHECK(a.size() == 20);
     // The same list object, reused with a smaller k, holds exactly the new list: the first 5.
     mr::aggregate_group(view, weights, 5, config, b);
-    if (rule != GroupRule::fair) {  // fair's set depends on k
+    // fair's set depends on k, and so does least_satisfied's (through each member's ideal).
+    if (rule != GroupRule::fair && rule != GroupRule::least_satisfied) {
       CHECK(b.positions == Positions(a.positions.begin(), a.positions.begin() + 5));
     }
     CHECK(b.size() == 5);
@@ -448,6 +650,18 @@ TEST_CASE("aggregate_group rejects bad input with a message naming what is wrong
         "aggregate_group: config.fair_minimum 4 is not in [1, config.liked = 3]");
   CHECK(run(two, {}, {.rule = static_cast<GroupRule>(9)}) ==
         "aggregate_group: config.rule 9 is not a GroupRule");
+  CHECK(run(two, {}, {.rule = GroupRule::least_satisfied, .beta = -0.25}) ==
+        "aggregate_group: config.beta -0.250000 is not in [0, 1]");
+  CHECK(run(two, {}, {.rule = GroupRule::least_satisfied, .beta = 1.5}) ==
+        "aggregate_group: config.beta 1.500000 is not in [0, 1]");
+  CHECK(run(two, {}, {.rule = GroupRule::least_satisfied, .beta = std::nan("")}) ==
+        "aggregate_group: config.beta nan is not in [0, 1]");
+  CHECK(run(two, {}, {.rule = GroupRule::least_satisfied,
+                      .beta = std::numeric_limits<double>::infinity()}) ==
+        "aggregate_group: config.beta inf is not in [0, 1]");
+  // Checked whatever the rule, as every other field.
+  CHECK(run(two, {}, {.rule = GroupRule::average, .beta = 2.0}) ==
+        "aggregate_group: config.beta 2.000000 is not in [0, 1]");
   // A failed call leaves the list as it was.
   CHECK(out.positions == Positions{42});
 }
@@ -457,7 +671,8 @@ TEST_CASE("recommend_for_group scores each member with the model, then aggregate
   const std::vector<mr::Context> members{{.user = 0}, {.user = 1}, {.user = 2}};
   SUBCASE("every item: the same list as aggregate_group on the members' scores") {
     for (const GroupRule rule : {GroupRule::average, GroupRule::least_misery,
-                                 GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair}) {
+                                 GroupRule::most_pleasure, GroupRule::borda, GroupRule::fair,
+                                 GroupRule::least_satisfied}) {
       const GroupConfig config{.rule = rule, .liked = 1};
       GroupList via_model;
       mr::recommend_for_group(model, members, mr::Candidates::all(4), {}, 3, config, via_model);
@@ -494,6 +709,10 @@ TEST_CASE("recommend_for_group scores each member with the model, then aggregate
             mr::recommend_for_group(model, members, mr::Candidates::all(4), {}, 3,
                                     {.liked = 0}, g);
           }) == "recommend_for_group: config.liked must be at least 1, got 0");
+    CHECK(error_of([&] {
+            mr::recommend_for_group(model, members, mr::Candidates::all(4), {}, 3,
+                                    {.rule = GroupRule::least_satisfied, .beta = -1.0}, g);
+          }) == "recommend_for_group: config.beta -1.000000 is not in [0, 1]");
     CHECK(error_of([&] {
             mr::recommend_for_group(model, members, mr::Candidates::all(5), {}, 3, {}, g);
           }) == "TableModel::score: unknown item");

@@ -1,6 +1,7 @@
 // marl_rec — group recommendation: one list for several users at once (a party of players
 // choosing a map, a family choosing a film), aggregated from each member's own scores by one of
-// five rules (average, least misery, most pleasure, Borda count, greedy proportional fairness).
+// six rules (average, least misery, most pleasure, Borda count, greedy proportional fairness,
+// greedy least-satisfied-member fairness).
 #pragma once
 
 #include <algorithm>
@@ -35,10 +36,14 @@ enum class GroupRule {
   /// Greedy proportional fairness: every member first gets `fair_minimum` of their liked items
   /// (where possible), then the list is filled by the weighted mean.
   fair,
+  /// Greedy max-min satisfaction: each pick maximises (1 − β) · the weighted mean + β · the
+  /// normalised score of the member(s) least satisfied by the list so far (GroupConfig::beta),
+  /// satisfaction being measured against the member's own best possible list.
+  least_satisfied,
 };
 
 /// A short lowercase name of `rule` ("average", "least_misery", "most_pleasure", "borda",
-/// "fair"), or "unknown" for a value outside the enum.
+/// "fair", "least_satisfied"), or "unknown" for a value outside the enum.
 constexpr std::string_view group_rule_name(GroupRule rule) noexcept {
   switch (rule) {
     case GroupRule::average: return "average";
@@ -46,6 +51,7 @@ constexpr std::string_view group_rule_name(GroupRule rule) noexcept {
     case GroupRule::most_pleasure: return "most_pleasure";
     case GroupRule::borda: return "borda";
     case GroupRule::fair: return "fair";
+    case GroupRule::least_satisfied: return "least_satisfied";
   }
   return "unknown";
 }
@@ -62,6 +68,15 @@ struct GroupConfig {
   /// should find in the list before it is filled by the weighted mean. In [1, liked] (a member
   /// cannot have more liked items than `liked`).
   std::size_t fair_minimum = 1;
+  /// The least_satisfied rule's β, in [0, 1]: how much each greedy pick weighs the score of the
+  /// least-satisfied member(s) against the group's weighted mean. 0 gives exactly the average
+  /// rule's list; 1 serves nothing but the least-satisfied member at each step (pure max-min).
+  /// The default 0.25 is what InstEval's validation part chose among {0.1, 0.25, 0.5, 0.75, 1}
+  /// (examples/coordination/group_insteval.cpp, both exclusion modes): the highest worst-member
+  /// NDCG@10 while the mean member NDCG@10 stayed within 3% of the average rule's in every
+  /// group size and kind; larger values cost more of the mean (up to 9% in a cell at 1) for a
+  /// marginal gain at best.
+  double beta = 0.25;
 };
 
 /// A group's list, best first. Reuse one GroupList across calls: its vectors are cleared and
@@ -70,8 +85,9 @@ struct GroupList {
   /// The chosen candidate positions (columns of the member-score matrix; for
   /// recommend_for_group, positions in its Candidates: the item is candidates[position]).
   std::vector<std::size_t> positions;
-  /// The group score of each chosen position: descending, except under the fair rule, whose
-  /// list is in order of choice and whose scores are the weighted means (see aggregate_group).
+  /// The group score of each chosen position: descending, except under the fair and
+  /// least_satisfied rules, whose lists are in order of choice and whose scores are the
+  /// weighted means (see aggregate_group).
   std::vector<double> scores;
   /// How many members (of positive weight) like each chosen position (GroupConfig::liked).
   std::vector<std::size_t> liked_by;
@@ -90,9 +106,12 @@ struct GroupScratch {
   std::vector<double> normalised;       // members × positions, for the eligible positions
   std::vector<unsigned char> liked;     // members × positions: 1 when the member likes it
   std::vector<double> group_score;      // per position
-  std::vector<unsigned char> picked;    // per position (fair rule)
+  std::vector<unsigned char> picked;    // per position (fair, least_satisfied)
   std::vector<std::size_t> counts;      // per member: liked items in the list so far
   std::vector<std::size_t> remaining;   // per member: liked items not in the list yet
+  std::vector<double> ideal;            // per member: sum of its best min(k, n_e) normalised
+  std::vector<double> gained;           // per member: sum of its normalised scores chosen so far
+  std::vector<unsigned char> least;     // per member: 1 when among the least satisfied
   std::vector<std::size_t> chosen;      // positions chosen, in order of choice
 };
 
@@ -114,6 +133,10 @@ inline void check_group_config(std::string_view where, const GroupConfig& config
   marl_rec::detail::require(config.fair_minimum >= 1 && config.fair_minimum <= config.liked, [&] {
     return std::string(where) + ": config.fair_minimum " + std::to_string(config.fair_minimum) +
            " is not in [1, config.liked = " + std::to_string(config.liked) + "]";
+  });
+  marl_rec::detail::require(config.beta >= 0.0 && config.beta <= 1.0, [&] {
+    return std::string(where) + ": config.beta " + std::to_string(config.beta) +
+           " is not in [0, 1]";
   });
 }
 
@@ -193,6 +216,11 @@ inline void aggregate_group_impl(std::string_view where, MatrixView scores,
   t.group_score.assign(n, 0.0);
   t.ranked.resize(n);
   const std::size_t n_liked = std::min(config.liked, ne);
+  const std::size_t want = std::min(k, ne);
+  // least_satisfied also needs each member's best `want` positions (its ideal list).
+  const std::size_t n_top =
+      config.rule == GroupRule::least_satisfied ? std::max(n_liked, want) : n_liked;
+  t.ideal.assign(m, 0.0);
   for (std::size_t r = 0; r < m; ++r) {
     if (!(weight(r) > 0.0) || ne == 0) continue;
     const std::span<const float> row = scores.row(r);
@@ -217,10 +245,15 @@ inline void aggregate_group_impl(std::string_view where, MatrixView scores,
     if (config.rule == GroupRule::borda) {
       std::sort(ranked.begin(), ranked.end(), before);
     } else {
-      std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n_liked),
+      std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n_top),
                         ranked.end(), before);
     }
     for (std::size_t j = 0; j < n_liked; ++j) t.liked[r * n + ranked[j]] = 1;
+    if (config.rule == GroupRule::least_satisfied) {
+      // The normalisation is monotone, so the best raw scores carry the best normalised ones.
+      // At least 0.5 when want ≥ 1 (the best is 1, or 0.5 for an indifferent member).
+      for (std::size_t j = 0; j < want; ++j) t.ideal[r] += norm[ranked[j]];
+    }
     if (config.rule == GroupRule::borda) {
       // Tied positions share the mean of their ranks: ranks g0..g1−1 give (g0 + g1 − 1) / 2.
       for (std::size_t g0 = 0; g0 < ne;) {
@@ -251,7 +284,8 @@ inline void aggregate_group_impl(std::string_view where, MatrixView scores,
           acc += weight(r) * s;
         }
       }
-      t.group_score[i] = (config.rule == GroupRule::average || config.rule == GroupRule::fair)
+      t.group_score[i] = (config.rule == GroupRule::average || config.rule == GroupRule::fair ||
+                          config.rule == GroupRule::least_satisfied)
                              ? acc / total_weight
                              : acc;
     }
@@ -260,9 +294,52 @@ inline void aggregate_group_impl(std::string_view where, MatrixView scores,
   const auto ranks_higher = [group](std::size_t a, std::size_t b) {
     return group[a] > group[b] || (group[a] == group[b] && a < b);
   };
-  const std::size_t want = std::min(k, ne);
   t.chosen.clear();
-  if (config.rule != GroupRule::fair) {
+  if (config.rule == GroupRule::least_satisfied) {
+    // `order` still holds the eligible positions ascending, so a strict > keeps the lower
+    // position on ties.
+    t.picked.assign(n, 0);
+    t.gained.assign(m, 0.0);
+    t.least.assign(m, 0);
+    const double beta = config.beta;
+    const auto need = [&](std::size_t r) { return t.gained[r] / t.ideal[r] / weight(r); };
+    while (t.chosen.size() < want) {
+      // The least satisfied: the lowest satisfaction per unit of weight (every member ties at
+      // 0 before the first pick, which is therefore the average rule's first item).
+      double lowest = std::numeric_limits<double>::infinity();
+      for (std::size_t r = 0; r < m; ++r) {
+        if (weight(r) > 0.0) lowest = std::min(lowest, need(r));
+      }
+      double least_weight = 0.0;
+      for (std::size_t r = 0; r < m; ++r) {
+        t.least[r] = weight(r) > 0.0 && need(r) == lowest ? 1 : 0;
+        if (t.least[r] != 0) least_weight += weight(r);
+      }
+      std::size_t best = 0;
+      double best_value = -std::numeric_limits<double>::infinity();
+      for (const std::size_t i : order) {
+        if (t.picked[i] != 0) continue;
+        double least = 0.0;
+        for (std::size_t r = 0; r < m; ++r) {
+          if (t.least[r] != 0) least += weight(r) * t.normalised[r * n + i];
+        }
+        // (1 − β) · mean + β · L, written so that β = 0, or L equal to the mean (the first
+        // pick), gives the mean bit for bit.
+        const double value = group[i] + beta * (least / least_weight - group[i]);
+        if (value > best_value) {
+          best_value = value;
+          best = i;
+        }
+      }
+      t.picked[best] = 1;
+      t.chosen.push_back(best);
+      for (std::size_t r = 0; r < m; ++r) {
+        if (weight(r) > 0.0) t.gained[r] += t.normalised[r * n + best];
+      }
+    }
+    // In order of choice, as under the fair rule (and for the same reason): a member served
+    // for fairness finds its item where it was placed for it.
+  } else if (config.rule != GroupRule::fair) {
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(want), order.end(),
                       ranks_higher);
     t.chosen.insert(t.chosen.end(), order.begin(), order.begin() + static_cast<std::ptrdiff_t>(want));
@@ -363,23 +440,43 @@ inline void aggregate_group_impl(std::string_view where, MatrixView scores,
 ///      weighted mean. Every member thus gets at least min(fair_minimum, its liked items) of
 ///      its liked items whenever k ≥ (members of positive weight) · fair_minimum, or k ≥ the
 ///      eligible positions (each pick serves at least one member still below the minimum).
+///    - least_satisfied: the weighted mean (as average); the list is chosen greedily, trading
+///      the group's welfare against its least-satisfied member. The satisfaction is that of
+///      Xiao et al., "Fairness-aware group recommendation with Pareto-efficiency" (RecSys 2017;
+///      GFAR, Kaya, Bridge & Tintarev, RecSys 2020, builds on the same utility): let K =
+///      min(k, eligible) and I_r the sum of member r's K best normalised scores (what its own
+///      top K would give it); after the picks S so far, sat_r = Σ_{j∈S} s'_r(j) / I_r, in
+///      [0, 1] and comparable across members whatever the shape of their score distributions.
+///      The least satisfied, L, are the members with the lowest sat_r / w_r (weighted max-min
+///      fairness: a member of weight 2 is entitled to twice the satisfaction of a member of
+///      weight 1 before counting as equally served; with equal weights, the lowest sat_r; all
+///      members who tie exactly). Each pick is the unlisted position maximising
+///        (1 − β) · Σ_r w_r s'_r / Σ_r w_r  +  β · Σ_{r∈L} w_r s'_r / Σ_{r∈L} w_r
+///      (computed as mean + β · (L's mean − mean)), β = `config.beta`; ties: lower position.
+///      Before the first pick every member ties at 0, so the first item is the average rule's;
+///      β = 0 gives exactly the average rule's list and scores; β = 1 gives each pick to the
+///      least satisfied alone. Weights thus act three times: in the mean, in who is least
+///      satisfied, and in the mean over tied least-satisfied members.
 /// 6. Order. The list is ordered by group score, descending; ties by lower candidate position.
-///    The fair rule's list is in order of choice instead: its fairness picks first, as they
-///    were made, then the fill in weighted-mean order (so its scores, the weighted means, need
-///    not descend). out.scores holds each position's group score, out.liked_by how many
-///    members like it.
+///    The fair and least_satisfied lists are in order of choice instead (for fair: its
+///    fairness picks first, as they were made, then the fill in weighted-mean order), so their
+///    scores, the weighted means, need not descend. out.scores holds each position's group
+///    score, out.liked_by how many members like it.
 ///
 /// Deterministic (a pure function of its arguments). Cost (m members, n candidates):
 /// O(m · n log n) for Borda (a full ranking per member); otherwise O(m · n log(liked)) for the
 /// liked sets plus O(n log k) for the top k, or for the fair rule O(n log n) and at worst
-/// O(k · n · m) for its greedy picks. Thread-safe; after a first call of the same or a larger shape (members,
-/// candidates, k) it does not allocate: its working memory is a thread_local scratch that only
-/// grows (about m · n · 9 + n · 34 bytes) and `out`'s vectors keep their capacity.
+/// O(k · n · m) for its greedy picks, or for least_satisfied O(m · n log max(liked, k)) and
+/// O(k · n · m) for its picks. Thread-safe; after a first call of the same or a larger shape
+/// (members, candidates, k) it does not allocate: its working memory is a thread_local scratch
+/// that only grows (about m · n · 9 + n · 34 + m · 33 bytes) and `out`'s vectors keep their
+/// capacity.
 ///
 /// Throws marl_rec::Error, leaving `out` unchanged, when the matrix has no rows (0 members),
 /// `member_weights` has the wrong size or a negative / non-finite entry or sums to 0 (or to a
 /// non-finite number), a score is ±infinity, config.liked is 0, config.fair_minimum is not in
-/// [1, liked], or config.rule is not a GroupRule value. k = 0 and 0 candidates give an empty
+/// [1, liked], config.beta is not in [0, 1] (or is NaN), or config.rule is not a GroupRule
+/// value (every field is checked whatever the rule). k = 0 and 0 candidates give an empty
 /// list. An exception from `exclude` propagates (`out` unchanged).
 template <ItemExclusion Exclude = NoExclusion>
 inline void aggregate_group(MatrixView member_scores, std::span<const double> member_weights,
