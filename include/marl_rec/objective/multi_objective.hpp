@@ -18,6 +18,7 @@
 
 #include "marl_rec/concepts/objective.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/objective/pareto.hpp"
 #include "marl_rec/objective/ranking_input.hpp"
 
 namespace marl_rec {
@@ -167,6 +168,108 @@ class MultiObjective {
     }
   }
 
+  /// Chooses up to k candidates of `input` into `out` front by front (Pareto mode). Right after
+  /// the objectives' prepare(), every eligible candidate's values (v_1(c), …, v_m(c)) at the empty
+  /// list are sorted into non-dominated fronts (non_dominated_sort, maximising). The list then
+  /// takes front 0 first, then front 1, and so on: at each step the chosen candidate is, among the
+  /// remaining ones the rule allows, one of the lowest front, and within that front the one with
+  /// the highest weighted sum given the items chosen so far (so list-dependent objectives act
+  /// within a front), ties to the lower position. Every chosen item carries its explanation
+  /// (contributions summing exactly to its score, as in rank()) and its front in `out.fronts`.
+  ///
+  /// Every objective takes part in the dominance comparison, including one whose weight is 0: the
+  /// weights only order the candidates within a front. A list-dependent objective's empty-list
+  /// value is the same for every candidate in the objectives shipped (Diversity: 1), so it does
+  /// not change the fronts; it acts through the greedy choice within each front.
+  ///
+  /// Eligible: relevance not NaN and no objective value NaN at the empty list (the others are
+  /// never chosen; their front is ParetoSummary::not_ranked). When `summary` is not null it
+  /// receives every candidate's front, the first front, and the hypervolumes of the first front
+  /// (values at the empty list) and of the chosen list (values when chosen), reference point 0
+  /// (hypervolume() limits apply: Error beyond them, e.g. a first front of more than 150
+  /// candidates with 6 objectives).
+  ///
+  /// Throws Error when input.relevance and input.items differ in size, or an objective rejects
+  /// the input. After a first call of the same size, allocates nothing (scratch is kept in the
+  /// MultiObjective, in `out` and `summary`, and in thread_local buffers of the Pareto functions).
+  template <SelectionRule Rule = NoSelectionRule>
+  void rank_pareto(const RankingInput& input, std::size_t k, RankedList& out, ParetoSummary* summary = nullptr,
+                   Rule&& rule = {}) {
+    marl_rec::detail::require(input.relevance.size() == input.items.size(), [&] {
+      return "MultiObjective::rank_pareto: " + std::to_string(input.relevance.size()) +
+             " relevance scores for " + std::to_string(input.items.size()) + " candidates";
+    });
+    start(out);
+    std::apply([&](auto&... o) { (o.prepare(input), ...); }, objectives_);
+    // Row r of pareto_values_ holds the values at the empty list of eligible candidate
+    // pareto_positions_[r].
+    pareto_positions_.clear();
+    pareto_values_.clear();
+    for (std::size_t p = 0; p < input.items.size(); ++p) {
+      if (std::isnan(input.relevance[p])) continue;
+      const std::size_t at = pareto_values_.size();
+      pareto_values_.resize(at + size);
+      values_of(p, pareto_values_.data() + at, std::make_index_sequence<size>{});
+      bool any_nan = false;
+      for (std::size_t o = 0; o < size; ++o) any_nan = any_nan || std::isnan(pareto_values_[at + o]);
+      if (any_nan) {
+        pareto_values_.resize(at);
+      } else {
+        pareto_positions_.push_back(p);
+      }
+    }
+    const std::size_t eligible = pareto_positions_.size();
+    non_dominated_sort(pareto_values_, eligible, size, pareto_front_);
+    // The greedy choice, over the rows not yet taken (remaining_ holds row indices here).
+    remaining_.clear();
+    for (std::size_t r = 0; r < eligible; ++r) remaining_.push_back(r);
+    list_values_.clear();
+    while (out.positions.size() < k) {
+      std::size_t best_at = remaining_.size();
+      double best = -std::numeric_limits<double>::infinity();
+      std::size_t best_front = 0;
+      for (std::size_t i = 0; i < remaining_.size(); ++i) {
+        const std::size_t r = remaining_[i];
+        const std::size_t front = pareto_front_[r];
+        if (best_at != remaining_.size() && front > best_front) continue;
+        const std::size_t p = pareto_positions_[r];
+        if (!rule.allows(p)) continue;
+        const double total = total_of(p, std::make_index_sequence<size>{});
+        if (std::isnan(total)) continue;
+        if (best_at == remaining_.size() || front < best_front || total > best) {
+          best = total;
+          best_at = i;
+          best_front = front;
+        }
+      }
+      if (best_at == remaining_.size()) break;
+      const std::size_t chosen = pareto_positions_[remaining_[best_at]];
+      if (summary != nullptr) {
+        const std::size_t at = list_values_.size();
+        list_values_.resize(at + size);
+        values_of(chosen, list_values_.data() + at, std::make_index_sequence<size>{});
+      }
+      take(chosen, out, std::make_index_sequence<size>{});
+      out.fronts.push_back(best_front);
+      rule.chosen(chosen);
+      remaining_.erase(remaining_.begin() + static_cast<std::ptrdiff_t>(best_at));
+    }
+    if (summary == nullptr) return;
+    summary->front_of.assign(input.items.size(), ParetoSummary::not_ranked);
+    summary->first_front.clear();
+    front_values_.clear();
+    for (std::size_t r = 0; r < eligible; ++r) {
+      summary->front_of[pareto_positions_[r]] = pareto_front_[r];
+      if (pareto_front_[r] != 0) continue;
+      summary->first_front.push_back(pareto_positions_[r]);
+      const auto row = pareto_values_.begin() + static_cast<std::ptrdiff_t>(r * size);
+      front_values_.insert(front_values_.end(), row, row + static_cast<std::ptrdiff_t>(size));
+    }
+    const std::array<double, size> origin{};
+    summary->hypervolume_front = hypervolume(front_values_, summary->first_front.size(), size, origin);
+    summary->hypervolume_list = hypervolume(list_values_, out.positions.size(), size, origin);
+  }
+
   /// Tells the objectives that remember what was served (RecordingObjective, e.g. exposure
   /// fairness) which items a page actually showed, best first.
   void record(std::span<const std::size_t> items, const Catalog& catalog) {
@@ -217,9 +320,22 @@ class MultiObjective {
     (std::get<I>(objectives_).select(p), ...);
   }
 
+  // Candidate p's objective values (unweighted), into out[0, size).
+  template <std::size_t... I>
+  void values_of(std::size_t p, double* out, std::index_sequence<I...>) const {
+    ((out[I] = static_cast<double>(std::get<I>(objectives_).value(p))), ...);
+  }
+
   Objectives objectives_{};
   Weights weights_ = default_weights();
   std::vector<std::size_t> remaining_;
+  // rank_pareto's scratch: the eligible candidates, their values at the empty list (row-major)
+  // and fronts, the chosen items' values when chosen, and the first front's values.
+  std::vector<std::size_t> pareto_positions_;
+  std::vector<double> pareto_values_;
+  std::vector<std::size_t> pareto_front_;
+  std::vector<double> list_values_;
+  std::vector<double> front_values_;
 };
 
 }  // namespace marl_rec

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <limits>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "marl_rec/core/error.hpp"
@@ -23,8 +24,10 @@ class Relevance {
   std::string_view name() const noexcept { return "relevance"; }
 
   void prepare(const RankingInput& input) {
-    marl_rec::detail::require(input.relevance.size() == input.items.size(),
-                              "Relevance::prepare: relevance and items differ in size");
+    marl_rec::detail::require(input.relevance.size() == input.items.size(), [&] {
+      return "Relevance::prepare: " + std::to_string(input.relevance.size()) + " relevance scores for " +
+             std::to_string(input.items.size()) + " candidates";
+    });
     scores_ = input.relevance;
     lo_ = std::numeric_limits<double>::infinity();
     hi_ = -std::numeric_limits<double>::infinity();
