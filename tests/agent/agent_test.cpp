@@ -238,3 +238,83 @@ TEST_CASE("Agent: the README's example runs, and the agent learns what is clicke
   CHECK(scores[1] > scores[2]);
   CHECK(agent.counters().feedback == 200);
 }
+
+TEST_CASE("Agent::set_shown: only the positions shown are learned from, by their own numbers") {
+  ManualClock clock;
+  GreedyAgent agent = make_agent({.rewards = {.none = -0.5, .click = 1.0, .purchase = 2.0}}, clock);
+  const mr::Decision d = agent.recommend(mr::Context{}, mr::Candidates::all(6), 4);  // 5 4 3 2
+  const std::vector<std::size_t> shown{3, 1};
+  agent.set_shown(d.id, shown);
+  // Feedback names the decision's positions; 0 and 2 were proposed but not shown.
+  CHECK_THROWS_WITH_AS(agent.learn(d.id, {.clicked = {0}}),
+                       "Agent::learn: decision 1: clicked position 0 was not shown (set_shown)", mr::Error);
+  CHECK_THROWS_WITH_AS(agent.learn(d.id, {.rewards = {{2, 1.0}}}),
+                       "Agent::learn: decision 1: rewarded position 2 was not shown (set_shown)", mr::Error);
+  CHECK(agent.model().updates.empty());
+  CHECK(agent.learn(d.id, {.clicked = {3}}) == mr::LearnStatus::learned);
+  const auto& u = agent.model().updates;
+  REQUIRE(u.size() == 2);
+  CHECK(u[0].item == 4);  // position 1
+  CHECK(u[0].reward == doctest::Approx(-0.5));
+  CHECK(u[1].item == 2);  // position 3, clicked
+  CHECK(u[1].reward == doctest::Approx(1.0));
+  CHECK(agent.counters().updates == 2);
+}
+
+TEST_CASE("Agent::set_shown: the default reward on expiry goes to the shown positions only") {
+  ManualClock clock;
+  GreedyAgent agent = make_agent({.time_to_live = 5.0, .default_reward = 0.25}, clock);
+  const auto a = agent.recommend(mr::Context{}, mr::Candidates::all(6), 3).id;  // 5 4 3
+  const auto b = agent.recommend(mr::Context{}, mr::Candidates::all(6), 3).id;
+  agent.set_shown(a, std::vector<std::size_t>{2});
+  agent.set_shown(b, std::vector<std::size_t>{});  // proposed, nothing shown
+  clock.now = 6.0;
+  agent.expire_due();
+  const auto& u = agent.model().updates;
+  REQUIRE(u.size() == 1);
+  CHECK(u[0].item == 3);
+  CHECK(u[0].reward == doctest::Approx(0.25));
+  CHECK(agent.counters().expired == 2);
+}
+
+TEST_CASE("Agent::set_shown: bad positions or a closed decision are errors that change nothing") {
+  ManualClock clock;
+  GreedyAgent agent = make_agent({.max_pending = 2}, clock);
+  const auto id = agent.recommend(mr::Context{}, mr::Candidates::all(6), 3).id;
+  using V = std::vector<std::size_t>;
+  CHECK_THROWS_WITH_AS(agent.set_shown(id, V{0, 3}),
+                       "Agent::set_shown: decision 1 has 3 positions; position 3 is not one of them", mr::Error);
+  CHECK_THROWS_WITH_AS(agent.set_shown(id, V{1, 0, 1}),
+                       "Agent::set_shown: decision 1: position 1 is listed twice", mr::Error);
+  CHECK_THROWS_WITH_AS(agent.set_shown(7, V{}),
+                       "Agent::set_shown: decision id 7 was never issued by this agent (ids 1..1)", mr::Error);
+  // Nothing was narrowed by the failed calls: every position can still be clicked.
+  agent.set_shown(id, V{0, 2});
+  CHECK_THROWS_WITH_AS(agent.set_shown(id, V{1}),
+                       "Agent::set_shown: decision 1: position 1 was already hidden (a decision is narrowed, never widened)",
+                       mr::Error);
+  agent.set_shown(id, V{2});  // narrowed again
+  CHECK_THROWS_AS(agent.learn(id, {.clicked = {0}}), mr::Error);
+  CHECK(agent.learn(id, {.clicked = {2}}) == mr::LearnStatus::learned);
+  CHECK(agent.model().updates.size() == 1);
+  CHECK_THROWS_WITH_AS(agent.set_shown(id, V{}), "Agent::set_shown: decision 1 is not open (already answered)",
+                       mr::Error);
+  const auto second = agent.recommend(mr::Context{}, mr::Candidates::all(6), 1).id;
+  agent.recommend(mr::Context{}, mr::Candidates::all(6), 1);
+  agent.recommend(mr::Context{}, mr::Candidates::all(6), 1);  // evicts `second`
+  CHECK_THROWS_WITH_AS(agent.set_shown(second, V{0}), "Agent::set_shown: decision 2 is not open (expired)",
+                       mr::Error);
+}
+
+TEST_CASE("Agent::set_shown: a sequential model learns the transition for the shown positions only") {
+  mr::Agent<ToyModel, mr::Greedy> agent(toy(6), {}, {});
+  std::vector<float> s1{1.0f}, s2{2.0f};
+  const auto a = agent.recommend(mr::Context{.features = s1}, mr::Candidates::all(6), 2).id;
+  const auto b = agent.recommend(mr::Context{.features = s2}, mr::Candidates::all(6), 1).id;
+  agent.set_shown(a, std::vector<std::size_t>{1});
+  CHECK_THROWS_AS(agent.learn(a, {.clicked = {0}}, b), mr::Error);
+  CHECK(agent.learn(a, {.clicked = {1}}, b) == mr::LearnStatus::learned);
+  REQUIRE(agent.model().updates.size() == 1);
+  CHECK(agent.model().updates[0].item == 4);
+  CHECK(agent.model().updates[0].bootstrapped);
+}

@@ -56,7 +56,8 @@ struct AgentCounters {
   std::uint64_t decisions = 0;
   /// Feedback accepted (one per answered decision).
   std::uint64_t feedback = 0;
-  /// Model updates (one per shown item of an answered or defaulted decision).
+  /// Model updates (one per shown item of an answered or defaulted decision; after set_shown,
+  /// one per position still shown).
   std::uint64_t updates = 0;
   std::uint64_t duplicates = 0;
   /// Feedback that arrived after its decision expired.
@@ -84,6 +85,10 @@ struct AgentCounters {
 ///   decision is answered or expires.
 /// - Not thread-safe: one thread calls recommend and learn (serving from many threads is the
 ///   reliability layer's job).
+/// - A decision may be narrowed to the positions actually shown (`set_shown`: a coordinator asks
+///   for more proposals than it shows). Positions keep their numbers; only the shown ones are
+///   learned from (feedback, and the default reward on expiry), and feedback naming another
+///   position is an Error.
 /// - After warm-up (every pending slot used once with contexts of the same size), `recommend`
 ///   into a reused Decision does not allocate.
 template <Model M, ExplorerFor<M> E = DefaultExplorer<M>>
@@ -138,6 +143,7 @@ class Agent {
     slot.candidate_count = candidates.size();
     copy_into(slot.candidates, candidates.list());
     copy_into(slot.shown, std::span<const std::size_t>(out.items));
+    slot.visible.assign(slot.shown.size(), 1);  // within capacity after warm-up: no allocation
     out.id = id;
     ++counters_.decisions;
   }
@@ -180,6 +186,44 @@ class Agent {
              " has expired; its state is no longer known";
     });
     return learn_impl(id, feedback, &n);
+  }
+
+  /// Narrows open decision `id` to `positions` (indices into its Decision::items, distinct, in
+  /// any order; may be empty): the other positions were proposed but not shown, so they are never
+  /// learned from — feedback naming one is an Error, and on expiry the default reward goes to the
+  /// shown positions only. Positions keep their numbers. A decision can be narrowed again, never
+  /// widened. Throws marl_rec::Error, changing nothing, when the id was never issued, the decision
+  /// is no longer open (answered or expired), or a position is out of range, repeated, or already
+  /// hidden by an earlier call. Does not allocate.
+  void set_shown(std::uint64_t id, std::span<const std::size_t> positions) {
+    check_issued("Agent::set_shown", id);
+    Pending& slot = slot_of(id);
+    marl_rec::detail::require(slot.id == id && slot.state == State::open, [&] {
+      return "Agent::set_shown: decision " + std::to_string(id) + " is not open (" +
+             (slot.id == id && slot.state == State::answered ? "already answered" : "expired") + ")";
+    });
+    for (std::size_t j = 0; j < positions.size(); ++j) {
+      const std::size_t p = positions[j];
+      marl_rec::detail::require(p < slot.shown.size(), [&] {
+        return "Agent::set_shown: decision " + std::to_string(id) + " has " +
+               std::to_string(slot.shown.size()) + " positions; position " + std::to_string(p) +
+               " is not one of them";
+      });
+      marl_rec::detail::require(slot.visible[p] != 0, [&] {
+        return "Agent::set_shown: decision " + std::to_string(id) + ": position " + std::to_string(p) +
+               " was already hidden (a decision is narrowed, never widened)";
+      });
+      // Quadratic, but the lists are a page's slots: no allocation beats a set here.
+      for (std::size_t i = 0; i < j; ++i) {
+        marl_rec::detail::require(positions[i] != p, [&] {
+          return "Agent::set_shown: decision " + std::to_string(id) + ": position " + std::to_string(p) +
+                 " is listed twice";
+        });
+      }
+    }
+    // Checked: now mark. Every position not listed is hidden.
+    for (unsigned char& v : slot.visible) v = 0;
+    for (const std::size_t p : positions) slot.visible[p] = 1;
   }
 
   /// Expires every decision older than the time-to-live now (recommend and learn do this too).
@@ -231,6 +275,8 @@ class Agent {
     std::size_t candidate_count = 0;
     std::vector<std::size_t> candidates;
     std::vector<std::size_t> shown;
+    // visible[p] != 0: position p was shown (all of them unless set_shown narrowed the decision).
+    std::vector<unsigned char> visible;
 
     Context context() const {
       return Context{.features = features, .items = items, .history = history, .user = user,
@@ -281,6 +327,10 @@ class Agent {
                std::to_string(slot.shown.size()) + " items; " + kind + " position " +
                std::to_string(p) + " is not one of them";
       });
+      marl_rec::detail::require(slot.visible[p] != 0, [&] {
+        return "Agent::learn: decision " + std::to_string(id) + ": " + kind + " position " +
+               std::to_string(p) + " was not shown (set_shown)";
+      });
     };
     for (const std::size_t p : feedback.clicked) check_position(p, "clicked");
     for (const std::size_t p : feedback.purchased) check_position(p, "purchased");
@@ -296,6 +346,7 @@ class Agent {
     }
     // Sums of finite rewards can still overflow: check every position's total first.
     for (std::size_t p = 0; p < slot.shown.size(); ++p) {
+      if (slot.visible[p] == 0) continue;
       marl_rec::detail::require(std::isfinite(reward_of(feedback, p)), [&] {
         return "Agent::learn: decision " + std::to_string(id) + ": the reward for position " +
                std::to_string(p) + " is not finite";
@@ -307,6 +358,7 @@ class Agent {
     ++counters_.feedback;
     const Context context = slot.context();
     for (std::size_t p = 0; p < slot.shown.size(); ++p) {
+      if (slot.visible[p] == 0) continue;
       const double r = reward_of(feedback, p);
       if constexpr (SequentialModel<M>) {
         if (next != nullptr) {
@@ -328,8 +380,9 @@ class Agent {
     ++counters_.expired;
     if (!config_.default_reward) return;
     const Context context = slot.context();
-    for (const std::size_t item : slot.shown) {
-      model_.update(context, item, *config_.default_reward);
+    for (std::size_t p = 0; p < slot.shown.size(); ++p) {
+      if (slot.visible[p] == 0) continue;
+      model_.update(context, slot.shown[p], *config_.default_reward);
       ++counters_.updates;
     }
     ++counters_.defaulted;

@@ -1,0 +1,378 @@
+// marl_rec — Coordinator<Policy, Agents...>: several agents fill one page together, under a
+// coordination policy (Independent, SlotAuction, SharedModel, ...), and learn from its feedback.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "marl_rec/agent/agent.hpp"
+#include "marl_rec/concepts/coordination_policy.hpp"
+#include "marl_rec/coord/page_assembly.hpp"
+#include "marl_rec/coord/page_credit.hpp"
+#include "marl_rec/coord/slate.hpp"
+#include "marl_rec/core/catalog.hpp"
+#include "marl_rec/core/context.hpp"
+#include "marl_rec/core/decision.hpp"
+#include "marl_rec/core/error.hpp"
+
+namespace marl_rec {
+
+/// Settings of a Coordinator.
+struct CoordinatorConfig {
+  /// Pages remembered while their feedback is awaited (a ring, like Agent's pending decisions):
+  /// the page issued max_pending pages after an unanswered one takes its place, and that one's
+  /// feedback is then late. Keep each agent's own max_pending at least as large, or its
+  /// decisions expire first.
+  std::size_t max_pending = 4096;
+};
+
+/// What a coordinator has done so far.
+struct CoordinatorCounters {
+  /// Pages served.
+  std::uint64_t pages = 0;
+  /// Pages whose feedback was learned (by at least one agent).
+  std::uint64_t feedback = 0;
+  /// Second and later copies of a page's feedback, ignored.
+  std::uint64_t duplicates = 0;
+  /// Feedback that came after its page was evicted from the ring, or after every agent's
+  /// decision on it had expired: ignored.
+  std::uint64_t late = 0;
+  /// Pages evicted from the ring without feedback.
+  std::uint64_t evicted = 0;
+};
+
+/// Agents working on one page. `recommend` lets the policy assemble a page from the agents'
+/// proposals, re-ranked by a MultiObjective, and returns it as a Slate; `learn(slate_id,
+/// feedback)` has the policy credit the page's feedback (by slot) to the agents (by their own
+/// decision positions), and the agents learn it.
+///
+/// ```cpp
+/// Coordinator page{catalog, SlotAuction{{.quotas = {4, 4, 2}}}, products, content, ads};
+/// Slate slate = page.recommend(context, pools, /*slots=*/8, objectives);
+/// page.learn(slate.id, Feedback{.clicked = {2}});
+/// ```
+///
+/// Rules:
+/// - The catalog is held by reference and must outlive the coordinator; the agents are owned
+///   (copied or moved in). Agents may be of different types (Agent<LinUcb>, Agent<LinThompson,
+///   Softmax>, ...).
+/// - Each agent the policy asks proposes with its own explorer (retired catalog items excluded);
+///   its decision is then narrowed (Agent::set_shown) to the positions the policy placed on the
+///   page, so only what was shown is ever learned from (including an agent's default reward on
+///   expiry).
+/// - Feedback: the first for a page is credited and learned; later copies are duplicates; feedback
+///   for a page evicted from the ring, or whose agents' decisions have all expired (their
+///   time-to-live), is late. A page id never issued, a slot not on the page, a reward that is not
+///   finite (alone or summed under an agent's reward weights), or a policy's credit naming a
+///   position its agent did not show are Errors, and then no agent learns anything: everything is
+///   checked before the first agent learns. If an agent's model throws while learning, the page
+///   counts as answered (as in Agent).
+/// - If recommend throws (a policy error, an agent's error), the proposals already made are
+///   withdrawn (narrowed to nothing: they expire teaching nothing) and no page is issued.
+/// - After each page is served, `objectives.record(slate.items, catalog)` tells the objectives
+///   that remember what was shown (e.g. exposure fairness).
+/// - Not thread-safe: one thread recommends and learns (as with Agent). After warm-up (every ring
+///   slot used once, same page shapes) recommend into a reused Slate does not allocate, unless
+///   an agent, the policy or an objective does.
+template <class Policy, CoordinatedAgent... Agents>
+  requires(sizeof...(Agents) >= 1 && CoordinationPolicy<Policy, Agents...>)
+class Coordinator {
+ public:
+  /// The coordination policy's type.
+  using policy_type = Policy;
+  /// Number of agents.
+  static constexpr std::size_t agent_count = sizeof...(Agents);
+
+  /// Coordinates `agents` (moved or copied in) under `policy`, over `catalog` (kept by reference).
+  Coordinator(const Catalog& catalog, Policy policy, Agents... agents)
+      : Coordinator(catalog, std::move(policy), CoordinatorConfig{}, std::move(agents)...) {}
+  /// As above, with settings.
+  Coordinator(const Catalog& catalog, Policy policy, CoordinatorConfig config, Agents... agents)
+      : Coordinator(catalog, std::move(policy), std::tuple<Agents...>(std::move(agents)...), config) {}
+  /// Coordinates a tuple of agents (e.g. from make_shared_agents).
+  Coordinator(const Catalog& catalog, Policy policy, std::tuple<Agents...> agents, CoordinatorConfig config = {})
+      : catalog_(catalog), policy_(std::move(policy)), agents_(std::move(agents)), config_(config) {
+    marl_rec::detail::require(config_.max_pending >= 1, "Coordinator: max_pending must be at least 1");
+    pending_.resize(config_.max_pending);
+  }
+  // The catalog is kept by reference: a temporary would dangle.
+  Coordinator(const Catalog&&, Policy, Agents...) = delete;
+  Coordinator(const Catalog&&, Policy, CoordinatorConfig, Agents...) = delete;
+  Coordinator(const Catalog&&, Policy, std::tuple<Agents...>, CoordinatorConfig = {}) = delete;
+
+  /// Fills `out` (reusing its storage) with a page of up to `slots` slots for `context`: `pools`
+  /// holds each agent's candidate items (one per agent, in order); the policy assembles the page
+  /// from the agents' proposals re-ranked by `objectives`. out.id is the page's id for learn().
+  /// Throws Error when pools.size() differs from the agent count or slots is 0 (no page issued).
+  template <PageObjectives Objectives>
+  void recommend(const Context& context, std::span<const Candidates> pools, std::size_t slots,
+                 Objectives& objectives, Slate& out) {
+    marl_rec::detail::require(pools.size() == agent_count, [&] {
+      return "Coordinator::recommend: " + std::to_string(pools.size()) + " candidate pools for " +
+             std::to_string(agent_count) + " agents";
+    });
+    serve(context, pools, slots, objectives, out);
+  }
+  /// As above, returning a new Slate.
+  template <PageObjectives Objectives>
+  Slate recommend(const Context& context, std::span<const Candidates> pools, std::size_t slots,
+                  Objectives& objectives) {
+    Slate out;
+    recommend(context, pools, slots, objectives, out);
+    return out;
+  }
+  /// One candidate pool for every agent.
+  template <PageObjectives Objectives>
+  void recommend(const Context& context, Candidates pool, std::size_t slots, Objectives& objectives, Slate& out) {
+    serve(context, std::span<const Candidates>(&pool, 1), slots, objectives, out);
+  }
+  /// One candidate pool for every agent, returning a new Slate.
+  template <PageObjectives Objectives>
+  Slate recommend(const Context& context, Candidates pool, std::size_t slots, Objectives& objectives) {
+    Slate out;
+    recommend(context, pool, slots, objectives, out);
+    return out;
+  }
+
+  /// Learns the feedback on page `slate_id` (positions are slots) through the policy's credit
+  /// (see the class rules). Returns learned (at least one agent learned it, or no agent took part
+  /// in the page), duplicate, or expired (the page left the ring, or every agent's decision on
+  /// it had expired).
+  LearnStatus learn(std::uint64_t slate_id, const Feedback& feedback) {
+    marl_rec::detail::require(slate_id >= 1 && slate_id < next_id_, [&] {
+      return "Coordinator::learn: slate id " + std::to_string(slate_id) +
+             " was never issued by this coordinator (ids 1.." + std::to_string(next_id_ - 1) + ")";
+    });
+    PendingPage& page = slot_of(slate_id);
+    if (page.id != slate_id) {
+      ++counters_.late;
+      return LearnStatus::expired;
+    }
+    if (page.answered) {
+      ++counters_.duplicates;
+      return LearnStatus::duplicate;
+    }
+    const PageCredit<Agents...> view(agents_, page.agents, page.positions, page.items, page.relevance);
+    check_page_feedback(slate_id, view, feedback);
+    for (Feedback& f : credited_) {
+      f.clicked.clear();
+      f.purchased.clear();
+      f.rewards.clear();
+    }
+    policy_.credit(view, feedback, std::span<Feedback>(credited_));
+    check_credit(slate_id, page);
+    // Answered before learning: if a model throws midway, a retry is a duplicate, not a second
+    // lesson for the agents that already learned.
+    page.answered = true;
+    bool any_agent = false;
+    bool any_learned = false;
+    bool any_duplicate = false;
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      if (page.decisions[a] == 0) continue;
+      any_agent = true;
+      LearnStatus status = LearnStatus::expired;
+      detail::visit_at(agents_, a, [&](auto& agent) { status = agent.learn(page.decisions[a], credited_[a]); });
+      any_learned = any_learned || status == LearnStatus::learned;
+      any_duplicate = any_duplicate || status == LearnStatus::duplicate;
+    }
+    if (any_learned || !any_agent) {  // a page no agent took part in has nothing to teach
+      ++counters_.feedback;
+      policy_.after_learn(agents_, counters_.feedback);
+      return LearnStatus::learned;
+    }
+    if (any_duplicate) {  // someone answered the agents' decisions directly
+      ++counters_.duplicates;
+      return LearnStatus::duplicate;
+    }
+    ++counters_.late;
+    return LearnStatus::expired;
+  }
+
+  /// Agent I.
+  template <std::size_t I>
+  const auto& agent() const noexcept {
+    return std::get<I>(agents_);
+  }
+  /// All agents.
+  const std::tuple<Agents...>& agents() const noexcept { return agents_; }
+  /// The coordination policy.
+  const Policy& policy() const noexcept { return policy_; }
+  /// The catalog (held by reference).
+  const Catalog& catalog() const noexcept { return catalog_; }
+  /// The settings.
+  const CoordinatorConfig& config() const noexcept { return config_; }
+  /// What the coordinator has done so far (each agent keeps its own counters too).
+  const CoordinatorCounters& counters() const noexcept { return counters_; }
+  /// Pages awaiting feedback.
+  std::size_t pending() const noexcept {
+    std::size_t n = 0;
+    for (const PendingPage& p : pending_) n += (p.id != 0 && !p.answered) ? 1 : 0;
+    return n;
+  }
+
+ private:
+  // What learn() needs of a served page: per slot its agent, the position in that agent's
+  // decision, the item and the agent's bid; per agent its decision id (0: not asked).
+  struct PendingPage {
+    std::uint64_t id = 0;  // 0: never used
+    bool answered = false;
+    std::vector<std::size_t> agents;
+    std::vector<std::size_t> positions;
+    std::vector<std::size_t> items;
+    std::vector<float> relevance;
+    std::array<std::uint64_t, agent_count> decisions{};
+  };
+
+  PendingPage& slot_of(std::uint64_t id) { return pending_[id % pending_.size()]; }
+
+  template <class T>
+  static void copy_into(std::vector<T>& v, std::span<const T> s) {
+    v.clear();
+    if (!s.empty()) v.insert(v.end(), s.begin(), s.end());
+  }
+
+  template <class Objectives>
+  void serve(const Context& context, std::span<const Candidates> pools, std::size_t slots, Objectives& objectives,
+             Slate& out) {
+    out.id = 0;
+    marl_rec::detail::require(slots >= 1, "Coordinator::recommend: slots must be at least 1");
+    PageAssembly<Objectives, Agents...> page(agents_, catalog_, context, pools, slots, objectives,
+                                             std::span<Decision>(decisions_), out, positions_);
+    try {
+      policy_.assemble(page);
+      // Narrow each asked agent's decision to what the page shows of it.
+      for (std::size_t a = 0; a < agent_count; ++a) {
+        if (decisions_[a].id == 0) continue;
+        shown_.clear();
+        for (std::size_t s = 0; s < out.agents.size(); ++s) {
+          if (out.agents[s] == a) shown_.push_back(positions_[s]);
+        }
+        detail::visit_at(agents_, a, [&](auto& agent) { agent.set_shown(decisions_[a].id, shown_); });
+      }
+    } catch (...) {
+      withdraw();
+      out.id = 0;
+      throw;
+    }
+    const std::uint64_t id = next_id_++;
+    PendingPage& p = slot_of(id);
+    if (p.id != 0 && !p.answered) ++counters_.evicted;
+    p.id = id;
+    p.answered = false;
+    copy_into(p.agents, std::span<const std::size_t>(out.agents));
+    copy_into(p.positions, std::span<const std::size_t>(positions_));
+    copy_into(p.items, std::span<const std::size_t>(out.items));
+    p.relevance.clear();
+    for (std::size_t s = 0; s < out.agents.size(); ++s) {
+      p.relevance.push_back(decisions_[out.agents[s]].scores[positions_[s]]);
+    }
+    for (std::size_t a = 0; a < agent_count; ++a) p.decisions[a] = decisions_[a].id;
+    out.id = id;
+    ++counters_.pages;
+    objectives.record(std::span<const std::size_t>(out.items), catalog_);
+  }
+
+  // After a failed assembly: every decision made for the page shows nothing (best effort: an
+  // agent that cannot narrow it any more has already closed it).
+  void withdraw() noexcept {
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      if (decisions_[a].id == 0) continue;
+      try {
+        detail::visit_at(agents_, a, [&](auto& agent) { agent.set_shown(decisions_[a].id, std::span<const std::size_t>{}); });
+      } catch (...) {  // NOLINT(bugprone-empty-catch): nothing left to undo
+      }
+    }
+  }
+
+  // The page's feedback names slots of the page and has finite rewards, also when summed under
+  // each slot's agent's reward weights.
+  void check_page_feedback(std::uint64_t id, const PageCredit<Agents...>& view, const Feedback& feedback) const {
+    const auto check_slot = [&](std::size_t s, const char* kind) {
+      marl_rec::detail::require(s < view.size(), [&] {
+        return "Coordinator::learn: slate " + std::to_string(id) + " has " + std::to_string(view.size()) +
+               " slots; " + kind + " slot " + std::to_string(s) + " is not one of them";
+      });
+    };
+    for (const std::size_t s : feedback.clicked) check_slot(s, "clicked");
+    for (const std::size_t s : feedback.purchased) check_slot(s, "purchased");
+    for (const auto& entry : feedback.rewards) {
+      const std::size_t s = entry.first;
+      check_slot(s, "rewarded");
+      marl_rec::detail::require(std::isfinite(entry.second), [&] {
+        return "Coordinator::learn: slate " + std::to_string(id) + ": the reward for slot " + std::to_string(s) +
+               " is not finite";
+      });
+    }
+    for (std::size_t s = 0; s < view.size(); ++s) {
+      marl_rec::detail::require(std::isfinite(view.reward_of(feedback, s)), [&] {
+        return "Coordinator::learn: slate " + std::to_string(id) + ": the reward for slot " + std::to_string(s) +
+               " is not finite";
+      });
+    }
+  }
+
+  // What the policy credited names only positions each agent showed on the page, with finite
+  // rewards (summed, under the agent's weights): otherwise an agent would throw midway, after
+  // others had learned.
+  void check_credit(std::uint64_t id, const PendingPage& page) const {
+    for (std::size_t a = 0; a < agent_count; ++a) {
+      const Feedback& f = credited_[a];
+      const auto shown = [&](std::size_t position) {
+        for (std::size_t s = 0; s < page.agents.size(); ++s) {
+          if (page.agents[s] == a && page.positions[s] == position) return true;
+        }
+        return false;
+      };
+      const auto check_position = [&](std::size_t position) {
+        marl_rec::detail::require(shown(position), [&] {
+          return "Coordinator::learn: slate " + std::to_string(id) + ": the policy credited agent " +
+                 std::to_string(a) + " with position " + std::to_string(position) +
+                 " of its decision, which the page did not show";
+        });
+      };
+      for (const std::size_t p : f.clicked) check_position(p);
+      for (const std::size_t p : f.purchased) check_position(p);
+      for (const auto& entry : f.rewards) check_position(entry.first);
+      for (std::size_t s = 0; s < page.agents.size(); ++s) {
+        if (page.agents[s] != a) continue;
+        double r = 0.0;
+        detail::visit_at(agents_, a, [&](const auto& agent) { r = agent.reward_of(f, page.positions[s]); });
+        marl_rec::detail::require(std::isfinite(r), [&] {
+          return "Coordinator::learn: slate " + std::to_string(id) + ": the policy credited agent " +
+                 std::to_string(a) + " a reward that is not finite";
+        });
+      }
+    }
+  }
+
+  const Catalog& catalog_;
+  Policy policy_;
+  std::tuple<Agents...> agents_;
+  CoordinatorConfig config_;
+  std::vector<PendingPage> pending_;
+  std::uint64_t next_id_ = 1;
+  CoordinatorCounters counters_;
+  // Per-call scratch, reused.
+  std::array<Decision, agent_count> decisions_{};
+  std::vector<std::size_t> positions_;
+  std::vector<std::size_t> shown_;
+  std::array<Feedback, agent_count> credited_{};
+};
+
+template <class Policy, class... Agents>
+Coordinator(const Catalog&, Policy, Agents...) -> Coordinator<Policy, Agents...>;
+template <class Policy, class... Agents>
+Coordinator(const Catalog&, Policy, CoordinatorConfig, Agents...) -> Coordinator<Policy, Agents...>;
+template <class Policy, class... Agents>
+Coordinator(const Catalog&, Policy, std::tuple<Agents...>) -> Coordinator<Policy, Agents...>;
+template <class Policy, class... Agents>
+Coordinator(const Catalog&, Policy, std::tuple<Agents...>, CoordinatorConfig) -> Coordinator<Policy, Agents...>;
+
+}  // namespace marl_rec
