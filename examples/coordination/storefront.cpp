@@ -27,10 +27,11 @@
 //      weights 0.2 / 0.7 / 0.1: of eight (Relevance, Revenue) pairs in {0.2, 0.4, 0.6, 0.8} ×
 //      {0.1, 0.2} (Diversity the rest), the weights best for independent (the baseline) on seeds
 //      101–102 × 20,000 steps, which are not among the reported seeds.
-//   B. The same with Diversity replaced by NearDuplicateFilter (defined below): a candidate is
-//      worth 0 once a near-duplicate of it (cosine ≥ 0.85, the simulator's duplicate_similarity)
-//      is on the page, else 1 — at weight 0.7 against 0.3, a hard filter. It knows the world's
-//      near-duplicate threshold, which MMR's graded similarity does not.
+//   B. The same with Diversity as a near-duplicate filter (DiversityConfig::near_duplicate): a
+//      candidate is worth 0 once a near-duplicate of it (cosine ≥ 0.85, the simulated shop's own
+//      definition: SimulatorConfig::duplicate_similarity; --near-duplicate changes it) is on the
+//      page, else 1 — at weight 0.7 against 0.3, a hard filter. A shop knows what it counts as
+//      a near-copy of a product; MMR's graded similarity penalises everything alike instead.
 //   The agents' scores are their estimates of the page reward of an item (click + purchase);
 //   Revenue takes them, clamped to [0, 1], as the purchase probability (its documented fallback:
 //   the coordinator has no purchase probability to give).
@@ -40,7 +41,7 @@
 //   reward per 1,000 steps, mean over seeds) to DIR/storefront_curves.csv and .svg.
 //
 // Usage: marl_rec_storefront [--steps N] [--seeds S] [--first-seed F] [--weights R,D,V]
-//                            [--out DIR] [--quick]
+//                            [--near-duplicate T] [--out DIR] [--quick]
 // --quick: 3,000 steps × 2 seeds (a CTest smoke run, a few seconds). --weights R,D,V replaces
 // objectives A's weights (for the sweep that chose them: --first-seed 101 --seeds 2 --steps 20000).
 // The full run (50,000 steps × 5 seeds, 45 runs) takes about a minute on one core at -O2.
@@ -87,50 +88,20 @@ namespace {
 constexpr std::size_t slots = 8;
 constexpr std::size_t agent_count = 3;
 constexpr std::size_t bin = 1000;  // steps per point of the learning curves
-constexpr double near_duplicate_cosine = 0.85;  // SimulatorConfig::duplicate_similarity's default
-
-/// An objective that filters near-duplicates: a candidate is worth 1 until an item whose vector
-/// has cosine ≥ 0.85 with its own joins the list, then 0 (the same item at another position
-/// included). List-dependent; needs the catalog. A user-defined Objective, like any other.
-class NearDuplicateFilter {
- public:
-  static constexpr bool list_dependent = true;
-  std::string_view name() const noexcept { return "near_duplicates"; }
-
-  void prepare(const mr::RankingInput& input) {
-    mr::detail::require(input.catalog != nullptr, "NearDuplicateFilter::prepare: RankingInput::catalog is null");
-    catalog_ = input.catalog;
-    items_ = input.items;
-    for (const std::size_t i : items_) {
-      mr::detail::require(i < catalog_->size(), "NearDuplicateFilter::prepare: an item is outside the catalog");
-    }
-    value_.assign(items_.size(), 1.0);
-  }
-  double value(std::size_t position) const noexcept { return value_[position]; }
-  void select(std::size_t position) {
-    const auto chosen = catalog_->vector(items_[position]);
-    const double chosen_norm = std::sqrt(static_cast<double>(mr::simd::dot(chosen, chosen)));
-    for (std::size_t p = 0; p < items_.size(); ++p) {
-      const auto other = catalog_->vector(items_[p]);
-      const double norms = chosen_norm * std::sqrt(static_cast<double>(mr::simd::dot(other, other)));
-      if (norms > 0.0 && static_cast<double>(mr::simd::dot(chosen, other)) >= near_duplicate_cosine * norms) {
-        value_[p] = 0.0;
-      }
-    }
-  }
-
- private:
-  const mr::Catalog* catalog_ = nullptr;
-  std::span<const std::size_t> items_{};
-  std::vector<double> value_;
-};
+// Objectives B's near-duplicate threshold (--near-duplicate): by default the simulated shop's own
+// definition, SimulatorConfig::duplicate_similarity's default.
+float near_duplicate_cosine = 0.85f;
 
 using Mmr = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<2, 10>>,
                                mr::Weighted<mr::Diversity, std::ratio<7, 10>>,
                                mr::Weighted<mr::Revenue, std::ratio<1, 10>>>;
-using Dedup = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<2, 10>>,
-                                 mr::Weighted<NearDuplicateFilter, std::ratio<7, 10>>,
-                                 mr::Weighted<mr::Revenue, std::ratio<1, 10>>>;
+using DedupRanking = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<2, 10>>,
+                                        mr::Weighted<mr::Diversity, std::ratio<7, 10>>,
+                                        mr::Weighted<mr::Revenue, std::ratio<1, 10>>>;
+/// Objectives B: Diversity as a near-duplicate filter (DiversityConfig::near_duplicate).
+struct Dedup : DedupRanking {
+  Dedup() : DedupRanking(mr::Relevance{}, mr::Diversity{{.near_duplicate = near_duplicate_cosine}}, mr::Revenue{}) {}
+};
 
 struct Options {
   std::size_t steps = 50'000;
@@ -524,6 +495,14 @@ Options parse(int argc, char** argv) {
         at = comma + 1;
       }
       if (o.weights.size() != 3) throw mr::Error("--weights: expected three numbers R,D,V");
+    } else if (flag == "--near-duplicate") {
+      char* end = nullptr;
+      const std::string text = value();
+      const double t = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(t >= -1.0 && t <= 1.0)) {
+        throw mr::Error("--near-duplicate: expected a cosine in [-1, 1]");
+      }
+      near_duplicate_cosine = static_cast<float>(t);
     } else if (flag == "--out") {
       o.out = value();
     } else if (flag == "--quick") {
@@ -531,7 +510,8 @@ Options parse(int argc, char** argv) {
       o.seeds = 2;
     } else {
       throw mr::Error("unknown flag " + flag +
-                      " (flags: --steps N, --seeds S, --first-seed F, --weights R,D,V, --out DIR, --quick)");
+                      " (flags: --steps N, --seeds S, --first-seed F, --weights R,D,V, --near-duplicate T, --out DIR, "
+                      "--quick)");
     }
   }
   return o;
@@ -550,7 +530,11 @@ int main(int argc, char** argv) try {
   std::snprintf(mmr_title, sizeof mmr_title, "A. objectives: Relevance %.2f + Diversity (MMR) %.2f + Revenue %.2f", w[0],
                 w[1], w[2]);
   const Table mmr = measure<Mmr>(mmr_title, options, {kinds, kinds + 5});
-  const Table dedup = measure<Dedup>("B. objectives: Relevance 0.20 + NearDuplicateFilter 0.70 + Revenue 0.10", options,
+  char dedup_title[128];
+  std::snprintf(dedup_title, sizeof dedup_title,
+                "B. objectives: Relevance 0.20 + Diversity (near-duplicate filter, cosine >= %.2f) 0.70 + Revenue 0.10",
+                static_cast<double>(near_duplicate_cosine));
+  const Table dedup = measure<Dedup>(dedup_title, options,
                                      {kinds + 1, kinds + 5});
   std::printf("Storefront: %zu slots filled by %zu agents (pools: item index mod 3), ads at most 2 slots; %zu page "
               "views x %zu seeds (first %llu)\n",

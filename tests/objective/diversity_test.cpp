@@ -1,11 +1,15 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <limits>
+#include <ratio>
 #include <string>
 #include <vector>
 
 #include "marl_rec/concepts/objective.hpp"
 #include "marl_rec/objective/diversity.hpp"
+#include "marl_rec/objective/multi_objective.hpp"
+#include "marl_rec/objective/relevance.hpp"
 
 namespace mr = marl_rec;
 
@@ -106,4 +110,37 @@ TEST_CASE("Diversity: bad input is refused with a clear error") {
   const std::vector<std::size_t> good{0, 1};
   d.prepare({.items = good, .catalog = &catalog});
   CHECK_THROWS_WITH_AS(d.select(2), "Diversity::select: position 2 out of range (2 candidates)", mr::Error);
+}
+
+TEST_CASE("Diversity (near_duplicate): a filter of near-copies, not a graded penalty") {
+  const mr::Catalog catalog = toy_catalog();
+  const std::vector<std::size_t> items{0, 1, 2, 3, 4};
+  const mr::RankingInput input{.items = items, .catalog = &catalog};
+  mr::Diversity d{{.near_duplicate = 0.7f}};
+  d.prepare(input);
+  d.select(0);  // a: b is at cos 0.6 (below 0.7: not a near-duplicate), a itself at 1
+  CHECK(d.value(0) == 0.0);
+  CHECK(d.value(1) == 1.0);
+  CHECK(d.value(2) == 1.0);
+  d.select(2);  // c: b is at cos 0.8 to c, a near-duplicate now
+  CHECK(d.value(1) == 0.0);
+  CHECK(d.value(3) == 1.0);
+  CHECK(d.value(4) == 1.0);
+
+  // In a ranking: with the filter, b (cos 0.6 to a) keeps its full relevance; graded MMR docks it.
+  using Ranking = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<1, 2>>,
+                                     mr::Weighted<mr::Diversity, std::ratio<1, 2>>>;
+  const std::vector<std::size_t> three{0, 1, 2};
+  const std::vector<float> relevance{1.0f, 0.5f, 0.0f};
+  mr::RankedList list;
+  Ranking graded;
+  graded.rank({.items = three, .relevance = relevance, .catalog = &catalog}, 2, list);
+  CHECK(list.positions == std::vector<std::size_t>{0, 2});  // b: 0.5·0.5 + 0.5·0.4 < c: 0.5·0 + 0.5·1
+  Ranking filtered{mr::Relevance{}, mr::Diversity{{.near_duplicate = 0.7f}}};
+  filtered.rank({.items = three, .relevance = relevance, .catalog = &catalog}, 2, list);
+  CHECK(list.positions == std::vector<std::size_t>{0, 1});  // b: 0.5·0.5 + 0.5·1 > c: 0.5
+
+  CHECK_THROWS_WITH_AS(mr::Diversity({.near_duplicate = 1.5f}),
+                       "Diversity: near_duplicate must be a cosine in [-1, 1], got 1.500000", mr::Error);
+  CHECK_THROWS_AS(mr::Diversity({.near_duplicate = std::numeric_limits<float>::quiet_NaN()}), mr::Error);
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ enum class Similarity {
 /// Settings of Diversity.
 struct DiversityConfig {
   Similarity similarity = Similarity::embedding;
+  /// Embedding mode only. When set (a cosine in [−1, 1]), similarity becomes a near-duplicate
+  /// test: 1 when the cosine is ≥ this threshold, else 0. A candidate is then worth 0 once a
+  /// near-duplicate of it is in the list and 1 otherwise: a filter of near-copies (the same
+  /// product in another colour) rather than MMR's graded penalty on everything alike. Set it to
+  /// the shop's own definition of a near-duplicate.
+  std::optional<float> near_duplicate{};
 };
 
 /// MMR-style diversity: v(c) = 1 − max(0, max_{j chosen} sim(c, j)), and v(c) = 1 while the list
@@ -39,6 +46,9 @@ struct DiversityConfig {
 /// count as 0: an "opposite" item is as diverse as an unrelated one, not more. With Relevance at
 /// weight λ and Diversity at weight 1 − λ, a greedy MultiObjective ranking is MMR on normalised
 /// relevance: λ·rel − (1 − λ)·max sim, plus the constant 1 − λ.
+///
+/// With DiversityConfig::near_duplicate set, sim is 1 for a near-duplicate (cosine ≥ the
+/// threshold) and 0 otherwise, so v(c) is 0 after a near-copy of c was chosen and 1 before.
 ///
 /// Incremental: prepare() copies the candidates' vectors, unit-normalised, into one contiguous
 /// matrix (O(n·dim)); select(j) scores that matrix against j's row with simd::score and updates
@@ -54,7 +64,8 @@ class Diversity {
   static constexpr bool list_dependent = true;
 
   Diversity() = default;
-  explicit Diversity(DiversityConfig config) : config_(config) {}
+  /// Throws Error when config.near_duplicate is set but not a finite cosine in [−1, 1].
+  explicit Diversity(DiversityConfig config) : config_(checked(config)) {}
 
   const DiversityConfig& config() const noexcept { return config_; }
   std::string_view name() const noexcept { return "diversity"; }
@@ -97,7 +108,8 @@ class Diversity {
       simd::score(vectors.row(position), vectors, similarity_);
       for (std::size_t p = 0; p < n_; ++p) {
         // Rounding can take a unit vector's self-similarity a hair above 1: clamp to [0, 1].
-        const float s = std::min(similarity_[p], 1.0f);
+        float s = std::min(similarity_[p], 1.0f);
+        if (config_.near_duplicate) s = s >= *config_.near_duplicate ? 1.0f : 0.0f;
         if (s > max_similarity_[p]) max_similarity_[p] = s;
       }
     } else {
@@ -109,6 +121,16 @@ class Diversity {
   }
 
  private:
+  static DiversityConfig checked(const DiversityConfig& config) {
+    if (config.near_duplicate) {
+      const float t = *config.near_duplicate;
+      marl_rec::detail::require(t >= -1.0f && t <= 1.0f, [&] {
+        return "Diversity: near_duplicate must be a cosine in [-1, 1], got " + std::to_string(t);
+      });
+    }
+    return config;
+  }
+
   // Unit-normalised copies of the candidates' vectors (zero rows stay zero: cosine 0).
   void prepare_vectors(std::span<const std::size_t> items, const Catalog& catalog) {
     dim_ = catalog.dim();
