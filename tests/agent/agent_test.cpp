@@ -318,3 +318,25 @@ TEST_CASE("Agent::set_shown: a sequential model learns the transition for the sh
   CHECK(agent.model().updates[0].item == 4);
   CHECK(agent.model().updates[0].bootstrapped);
 }
+
+TEST_CASE("Agent::with_model changes the model between decisions; pending decisions still learn") {
+  ManualClock clock;
+  GreedyAgent agent = make_agent({}, clock);
+  const std::vector<float> features{1.0f};
+  const mr::Context context{.features = features};
+  const mr::Decision before = agent.recommend(context, mr::Candidates::all(6), 1);
+  const std::size_t best = before.items[0];
+  // Make another item the best: the next decision follows the changed model.
+  const std::size_t other = (best + 1) % 6;
+  const float top = agent.with_model([&](ToyModel& m) {
+    m.means[other] = m.means[best] + 1.0f;
+    return m.means[other];
+  });
+  CHECK(agent.model().means[other] == top);
+  const mr::Decision after = agent.recommend(context, mr::Candidates::all(6), 1);
+  CHECK(after.items[0] == other);
+  // The decision made before the change is still pending and is learned by the changed model.
+  CHECK(agent.learn(before.id, mr::Feedback{.clicked = {0}}) == mr::LearnStatus::learned);
+  REQUIRE(agent.model().updates.size() == 1);
+  CHECK(agent.model().updates[0].item == best);
+}

@@ -250,6 +250,14 @@ class Agent {
   }
 
   const M& model() const noexcept { return model_; }
+  /// Calls f(model) with write access to the model and returns what f returns: the one way to
+  /// change the model between decisions other than learn() (e.g. a coordinator averaging
+  /// parameters across agents, or loading a checkpoint). Pending decisions stay pending and are
+  /// learned later by the changed model.
+  template <class F>
+  decltype(auto) with_model(F&& f) {
+    return std::forward<F>(f)(model_);
+  }
   const E& explorer() const noexcept { return explorer_; }
   const AgentConfig& config() const noexcept { return config_; }
   const AgentCounters& counters() const noexcept { return counters_; }
