@@ -16,9 +16,11 @@
 #include "marl_rec/core/rng.hpp"
 
 #include "marl_rec/concepts/batch_recommender.hpp"
+#include "marl_rec/concepts/coordination_policy.hpp"
 #include "marl_rec/concepts/embedder.hpp"
 #include "marl_rec/concepts/explorer.hpp"
 #include "marl_rec/concepts/model.hpp"
+#include "marl_rec/concepts/objective.hpp"
 
 #include "marl_rec/embed/cached_embedder.hpp"
 #include "marl_rec/embed/catalog_builder.hpp"
@@ -63,6 +65,25 @@
 #include "marl_rec/explore/ucb.hpp"
 
 #include "marl_rec/agent/agent.hpp"
+
+#include "marl_rec/objective/calibration.hpp"
+#include "marl_rec/objective/diversity.hpp"
+#include "marl_rec/objective/exposure_fairness.hpp"
+#include "marl_rec/objective/multi_objective.hpp"
+#include "marl_rec/objective/novelty.hpp"
+#include "marl_rec/objective/pareto.hpp"
+#include "marl_rec/objective/ranking_input.hpp"
+#include "marl_rec/objective/relevance.hpp"
+#include "marl_rec/objective/revenue.hpp"
+
+#include "marl_rec/coord/coordinator.hpp"
+#include "marl_rec/coord/group_aggregation.hpp"
+#include "marl_rec/coord/independent.hpp"
+#include "marl_rec/coord/page_assembly.hpp"
+#include "marl_rec/coord/page_credit.hpp"
+#include "marl_rec/coord/shared_model.hpp"
+#include "marl_rec/coord/slate.hpp"
+#include "marl_rec/coord/slot_auction.hpp"
 
 #include "marl_rec/eval/any_batch_recommender.hpp"
 #include "marl_rec/eval/batch_recommend.hpp"
