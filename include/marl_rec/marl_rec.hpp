@@ -19,6 +19,7 @@
 #include "marl_rec/concepts/coordination_policy.hpp"
 #include "marl_rec/concepts/embedder.hpp"
 #include "marl_rec/concepts/explorer.hpp"
+#include "marl_rec/concepts/federated_model.hpp"
 #include "marl_rec/concepts/model.hpp"
 #include "marl_rec/concepts/objective.hpp"
 
@@ -77,10 +78,12 @@
 #include "marl_rec/objective/revenue.hpp"
 
 #include "marl_rec/coord/coordinator.hpp"
+#include "marl_rec/coord/federated_averaging.hpp"
 #include "marl_rec/coord/group_aggregation.hpp"
 #include "marl_rec/coord/independent.hpp"
 #include "marl_rec/coord/page_assembly.hpp"
 #include "marl_rec/coord/page_credit.hpp"
+#include "marl_rec/coord/privacy_accountant.hpp"
 #include "marl_rec/coord/shared_model.hpp"
 #include "marl_rec/coord/slate.hpp"
 #include "marl_rec/coord/slot_auction.hpp"

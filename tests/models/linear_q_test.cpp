@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "marl_rec/concepts/federated_model.hpp"
 #include "marl_rec/concepts/model.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/models/feature_map.hpp"
@@ -427,4 +428,56 @@ TEST_CASE("LinearQ save/load round-trips bit-identically and rejects bad streams
           "loading a 'linear_q' model: the stream holds a 'tabular_q' model");
     CHECK(copy(loaded.weights()) == kept);
   }
+}
+
+TEST_CASE("LinearQ: shared parameters are the weights; the round trip is exact") {
+  static_assert(marl_rec::FederatedModel<LinearQ>);
+  LinearQ model({.features = FeatureMap::cross, .alpha = 0.05f, .replay_capacity = 4,
+                 .replay_batch = 2, .seed = 5});
+  CHECK(model.shared_parameters().empty());
+  model.set_shared_parameters({});  // no dimensions yet: nothing to set
+  CHECK_FALSE(model.dims_fixed());
+  const std::vector<float> one{1.0f};
+  CHECK(error_of([&] { model.set_shared_parameters(one); }) ==
+        "LinearQ::set_shared_parameters: got 1 values, the model has 0 weights (no dimensions "
+        "yet)");
+
+  const Stream stream(2, 3, 6, 10, 23);
+  stream.train(model, 0, 10);
+  REQUIRE(model.shared_parameters().size() == (2 + 3) * 3);  // cross: ds × da
+  CHECK(model.shared_parameters().data() == model.weights().data());
+  const std::vector<float> shared = copy(model.shared_parameters());
+  std::vector<float> before(6), after(6);
+  model.score(stream.context(3), Candidates::all(6), before);
+  std::stringstream saved_before;
+  model.save(saved_before);
+  model.set_shared_parameters(shared);
+  model.score(stream.context(3), Candidates::all(6), after);
+  CHECK(after == before);
+  std::stringstream saved_after;
+  model.save(saved_after);
+  CHECK(saved_after.str() == saved_before.str());
+
+  // Set weights score as w · φ, and the replay buffer (local) is kept.
+  marl_rec::Rng rng(3);
+  const std::vector<float> w = random_values(15, rng);
+  model.set_shared_parameters(w);
+  CHECK(copy(model.weights()) == w);
+  CHECK(model.replay_size() == 4);
+  model.score(stream.context(4), Candidates::all(6), after);
+  for (std::size_t i = 0; i < 6; ++i) {
+    CHECK(after[i] == doctest::Approx(reference_q(model, stream.context(4), i)).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("LinearQ: set_shared_parameters rejects a wrong size or a non-finite value") {
+  LinearQ model({.features = FeatureMap::concat}, 2, 3);  // φ = [s (2 + 3), a (3)]: 8 weights
+  const std::vector<float> wrong(9, 0.0f);
+  CHECK(error_of([&] { model.set_shared_parameters(wrong); }) ==
+        "LinearQ::set_shared_parameters: got 9 values, the model has 8 weights");
+  std::vector<float> bad(8, 0.25f);
+  bad[2] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(error_of([&] { model.set_shared_parameters(bad); }) ==
+        "LinearQ::set_shared_parameters: value 2 is not finite");
+  CHECK(copy(model.weights()) == std::vector<float>(8, 0.0f));
 }

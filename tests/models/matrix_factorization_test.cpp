@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "marl_rec/concepts/batch_recommender.hpp"
+#include "marl_rec/concepts/federated_model.hpp"
 #include "marl_rec/concepts/model.hpp"
 #include "marl_rec/core/interactions.hpp"
 #include "marl_rec/core/rng.hpp"
@@ -603,4 +604,89 @@ TEST_CASE(
   MatrixFactorization r(by_rating);
   r.fit(rated);
   CHECK(scores_of(r, 0) == scores_of(b, 0));
+}
+
+TEST_CASE("MatrixFactorization: shared parameters are the item factors; the round trip is exact") {
+  static_assert(marl_rec::FederatedModel<MatrixFactorization>);
+  for (Config c : {als_config(), bpr_config()}) {
+    c.cosine = c.algorithm == Config::Algorithm::bpr;  // cover both scorings
+    MatrixFactorization model = fitted(c);
+    // Updates make YᵀY incremental: the round trip must not recompute it (fold-in bits).
+    model.update({.user = 1}, 2, 1.0);
+    model.update({.user = 3}, 7, 0.0);
+    const std::span<const float> shared = model.shared_parameters();
+    REQUIRE(shared.size() == n_items * c.factors);
+    const marl_rec::MatrixView y = model.item_factors();
+    CHECK(shared.data() == y.data());  // a view, no copy
+    const std::vector<float> copy(shared.begin(), shared.end());
+    const std::vector<std::size_t> history = {1, 2, 30};
+    std::vector<float> cold_before(n_items), cold_after(n_items);
+    model.score({.history = history}, marl_rec::Candidates::all(n_items), cold_before);
+    const std::vector<float> known_before = scores_of(model, 5);
+    const std::string state = saved(model);
+    model.set_shared_parameters(copy);
+    model.score({.history = history}, marl_rec::Candidates::all(n_items), cold_after);
+    CHECK(same_bits(scores_of(model, 5), known_before));
+    CHECK(same_bits(cold_after, cold_before));
+    CHECK(saved(model) == state);
+  }
+  MatrixFactorization unfitted;
+  CHECK(unfitted.shared_parameters().empty());
+  unfitted.set_shared_parameters({});  // 0 items × f: nothing to set
+}
+
+TEST_CASE("MatrixFactorization: set_shared_parameters replaces the item factors and their "
+          "derived state") {
+  Config c = als_config();
+  c.cosine = true;
+  MatrixFactorization model = fitted(c);
+  // New item factors: item i gets (i + 1, −i) / 8.
+  std::vector<float> values(n_items * 2);
+  for (std::size_t i = 0; i < n_items; ++i) {
+    values[2 * i] = static_cast<float>(i + 1) / 8.0f;
+    values[2 * i + 1] = -static_cast<float>(i) / 8.0f;
+  }
+  model.set_shared_parameters(values);
+  CHECK(same_bits(std::vector<float>(model.shared_parameters().begin(),
+                                     model.shared_parameters().end()),
+                  values));
+  // Cosine scores use the new item norms.
+  const std::vector<float> s = scores_of(model, 4);
+  const marl_rec::MatrixView x = model.user_factors();
+  for (std::size_t i = 0; i < n_items; ++i) {
+    CHECK(s[i] == doctest::Approx(cosine(x.row(4), std::span<const float>(values).subspan(2 * i, 2)))
+                       .epsilon(1e-5));
+  }
+  // Fold-in uses the new YᵀY: the same as another model (other seed, other factors before)
+  // given the same item factors.
+  Config other_config = c;
+  other_config.seed = 99;
+  MatrixFactorization other = fitted(other_config);
+  other.update({.user = 0}, 1, 1.0);
+  other.set_shared_parameters(values);
+  const std::vector<std::size_t> history = {0, 5, 21};
+  std::vector<float> a(2), b(2);
+  model.fold_in(history, a);
+  other.fold_in(history, b);
+  CHECK(same_bits(a, b));
+  // Online learning continues from the new factors: an update moves y_i from the set value.
+  model.update({.user = 4}, 3, 1.0);
+  CHECK(model.item_factors().row(3)[0] != values[6]);
+  CHECK(model.item_factors().row(5)[0] == values[10]);
+}
+
+TEST_CASE("MatrixFactorization: set_shared_parameters rejects a wrong size or a non-finite value") {
+  MatrixFactorization model = fitted(als_config());
+  const std::string state = saved(model);
+  std::vector<float> wrong(n_items * 2 - 1, 0.5f);
+  CHECK(error_of([&] { model.set_shared_parameters(wrong); }) ==
+        "MatrixFactorization::set_shared_parameters: got 79 values, the model has 80 item "
+        "factors (40 items x 2)");
+  std::vector<float> bad(n_items * 2, 0.5f);
+  bad[13] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(error_of([&] { model.set_shared_parameters(bad); }) ==
+        "MatrixFactorization::set_shared_parameters: value 13 (item 6, factor 1) is not finite");
+  bad[13] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_AS(model.set_shared_parameters(bad), marl_rec::Error);
+  CHECK(saved(model) == state);
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "marl_rec/concepts/federated_model.hpp"
 #include "marl_rec/concepts/model.hpp"
 #include "marl_rec/core/context.hpp"
 #include "marl_rec/core/rng.hpp"
@@ -582,4 +583,57 @@ TEST_CASE("MlpScorer: concurrent scoring gives the serial scores") {
   }
   for (std::thread& t : threads) t.join();
   CHECK(parallel == serial);
+}
+
+TEST_CASE("MlpScorer: shared parameters are every weight and bias; the round trip is exact") {
+  static_assert(marl_rec::FederatedModel<MlpScorer>);
+  static_assert(!marl_rec::FederatedModel<MlpScorer64>);  // float only (a requires-clause)
+  const World world(3, 4, 40, 5, 17);
+  MlpScorer model({.hidden = {6, 3}, .seed = 8});
+  // Before the dimensions are known there is nothing to share.
+  CHECK(model.shared_parameters().empty());
+  model.set_shared_parameters({});
+  CHECK_FALSE(model.initialized());
+  const std::vector<float> one{1.0f};
+  CHECK(error_of([&] { model.set_shared_parameters(one); }) ==
+        "MlpScorer::set_shared_parameters: got 1 values, the model has 0 parameters (no "
+        "dimensions yet)");
+
+  train_randomly(model, world, 3, 60, 9);
+  const std::span<const float> shared = model.shared_parameters();
+  // (4 + 5) · 6 + 6, 6 · 3 + 3, 3 · 1 + 1
+  CHECK(shared.size() == 60 + 21 + 4);
+  CHECK(shared.data() == model.parameters().data());
+  const std::vector<float> copy(shared.begin(), shared.end());
+  const std::vector<float> before = scores_of(model, world.context(1), Candidates::all(40));
+  const std::string state = saved(model);
+  model.set_shared_parameters(copy);
+  CHECK(scores_of(model, world.context(1), Candidates::all(40)) == before);
+  CHECK(saved(model) == state);
+
+  // Another agent's parameters: the model then scores as that agent does, and keeps its own
+  // Adam state (so the two differ again after the same update).
+  MlpScorer other({.hidden = {6, 3}, .seed = 8});
+  train_randomly(other, world, 3, 25, 10);
+  model.set_shared_parameters(other.shared_parameters());
+  CHECK(scores_of(model, world.context(2), Candidates::all(40)) ==
+        scores_of(other, world.context(2), Candidates::all(40)));
+  CHECK(model.steps() == 60);
+  model.update(world.context(0), 3, 1.0);
+  other.update(world.context(0), 3, 1.0);
+  CHECK(scores_of(model, world.context(0), Candidates::all(40)) !=
+        scores_of(other, world.context(0), Candidates::all(40)));
+}
+
+TEST_CASE("MlpScorer: set_shared_parameters rejects a wrong size or a non-finite value") {
+  MlpScorer model({.hidden = {4}, .seed = 2}, 2, 3);  // (2 + 3) · 4 + 4 + 4 + 1 = 29
+  const std::string state = saved(model);
+  const std::vector<float> wrong(28, 0.1f);
+  CHECK(error_of([&] { model.set_shared_parameters(wrong); }) ==
+        "MlpScorer::set_shared_parameters: got 28 values, the model has 29 parameters");
+  std::vector<float> bad(29, 0.1f);
+  bad[28] = -std::numeric_limits<float>::infinity();
+  CHECK(error_of([&] { model.set_shared_parameters(bad); }) ==
+        "MlpScorer::set_shared_parameters: value 28 is not finite");
+  CHECK(saved(model) == state);
 }

@@ -49,7 +49,7 @@ struct LinearQConfig {
 };
 
 /// Semi-gradient Q-learning with a linear value: Q(s, a) = w · φ(s, a). Satisfies
-/// SequentialModel.
+/// SequentialModel and FederatedModel (the shared parameters are w).
 ///
 /// - The state vector s is `context.features`, followed (when `history_in_state`) by the mean of
 ///   the rows of `context.items` named by `context.history` (zeros for an empty history). The
@@ -121,6 +121,30 @@ class LinearQ {
   std::uint64_t updates() const noexcept { return updates_; }
   /// Transitions in the replay buffer.
   std::size_t replay_size() const noexcept { return replay_.size(); }
+
+  /// The parameters federated agents share (FederatedModel): the weight vector w (the values of
+  /// weights()). The replay buffer and the update count stay local to each agent. Empty before
+  /// the dimensions are fixed.
+  std::span<const float> shared_parameters() const noexcept { return w_; }
+
+  /// Replaces w (layout of weights()); nothing is derived from it. Before the dimensions are
+  /// fixed the model has 0 shared parameters: an empty `values` is then accepted (and changes
+  /// nothing). Throws marl_rec::Error, leaving the model unchanged, on a size other than
+  /// weights().size() or a non-finite value.
+  void set_shared_parameters(std::span<const float> values) {
+    constexpr const char* where = "LinearQ::set_shared_parameters";
+    marl_rec::detail::require(values.size() == w_.size(), [&] {
+      return std::string(where) + ": got " + std::to_string(values.size()) +
+             " values, the model has " + std::to_string(w_.size()) + " weights" +
+             (fixed_ ? "" : " (no dimensions yet)");
+    });
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      marl_rec::detail::require(std::isfinite(values[i]), [&] {
+        return std::string(where) + ": value " + std::to_string(i) + " is not finite";
+      });
+    }
+    std::copy(values.begin(), values.end(), w_.begin());
+  }
 
   /// scores[i] = Q(s, items.row(candidates[i])). Throws marl_rec::Error when scores.size() !=
   /// candidates.size(), a candidate or history entry is not a row of context.items, or the

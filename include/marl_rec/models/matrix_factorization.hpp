@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <istream>
 #include <limits>
 #include <ostream>
@@ -76,7 +77,8 @@ struct MatrixFactorizationConfig {
 
 /// Matrix factorisation: a user u and an item i each get f latent factors (x_u, y_i), and
 /// u's score of i is x_uᵀ y_i (or their cosine, Config::cosine). Satisfies BatchRecommender
-/// (fit / score_user) and Model (score / update / save / load).
+/// (fit / score_user), Model (score / update / save / load) and FederatedModel (the shared
+/// parameters are the item factors; see shared_parameters()).
 ///
 /// fit(train) learns the factors from scratch, by one of:
 /// - iALS (Hu, Koren, Volinsky 2008), `Algorithm::als`: minimises
@@ -145,6 +147,45 @@ class MatrixFactorization {
   MatrixView item_factors() const { return MatrixView(item_factors_, n_items_, config_.factors); }
   /// The cold user's factors (the mean user factor).
   std::span<const float> mean_user_factors() const noexcept { return mean_user_; }
+
+  /// The parameters federated agents share (FederatedModel): the item factors, items() × f
+  /// row-major (the values of item_factors()). The user factors stay local: each agent learns
+  /// its own users' tastes. Empty before fit.
+  std::span<const float> shared_parameters() const noexcept {
+    return std::span<const float>(item_factors_.data(), n_items_ * config_.factors);
+  }
+
+  /// Replaces the item factors with `values` (layout of shared_parameters()) and recomputes what
+  /// depends on them: YᵀY (used by fold-in, for cold users) and the item norms (cosine scores).
+  /// Values bit-identical to the current ones change nothing (YᵀY, which update() keeps
+  /// incrementally, is then kept as it is, so even fold-in scores stay bit-identical). Throws
+  /// Error, leaving the model unchanged, when values.size() != items() × factors() or a value
+  /// is not finite. Does not allocate; costs O(items · f²) when the values differ.
+  void set_shared_parameters(std::span<const float> values) {
+    const std::size_t f = config_.factors;
+    marl_rec::detail::require(values.size() == n_items_ * f, [&] {
+      return "MatrixFactorization::set_shared_parameters: got " + std::to_string(values.size()) +
+             " values, the model has " + std::to_string(n_items_ * f) + " item factors (" +
+             std::to_string(n_items_) + " items x " + std::to_string(f) + ")";
+    });
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      marl_rec::detail::require(std::isfinite(values[k]), [&] {
+        return "MatrixFactorization::set_shared_parameters: value " + std::to_string(k) +
+               " (item " + std::to_string(k / f) + ", factor " + std::to_string(k % f) +
+               ") is not finite";
+      });
+    }
+    if (values.empty() ||
+        std::memcmp(values.data(), item_factors_.data(), values.size() * sizeof(float)) == 0) {
+      return;
+    }
+    std::copy(values.begin(), values.end(), item_factors_.begin());
+    detail::mf::gram_in_place(item_factors_.data(), n_items_, f, gram_);
+    updates_since_gram_ = 0;
+    for (std::size_t i = 0; i < n_items_; ++i) {
+      item_inverse_norms_[i] = detail::mf::inverse_norm(item_factors_.data() + i * f, f);
+    }
+  }
 
   /// Learns the factors of every user and item of `train`'s id maps from scratch (see the class
   /// comment). Throws Error, leaving the model unchanged, when `train` has no rows, a row's user
@@ -305,12 +346,22 @@ class MatrixFactorization {
     marl_rec::detail::require(finite,
                               "MatrixFactorization::update: the step gives non-finite "
                               "factors (lower the learning rate)");
-    // YᵀY += y'y'ᵀ − yyᵀ, in double (before y is overwritten).
-    for (std::size_t c = 0; c < f; ++c) {
-      for (std::size_t r = 0; r < f; ++r) {
-        gram_(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) +=
-            static_cast<double>(next[f + r]) * static_cast<double>(next[f + c]) -
-            static_cast<double>(y[r]) * static_cast<double>(y[c]);
+    // YᵀY += y'y'ᵀ − yyᵀ, in double (before y is overwritten). YᵀY is exactly symmetric (built
+    // mirrored by gram_in_place), and each entry's change is the same products either way round,
+    // so the lower triangle is computed and mirrored: the same bits as updating every entry, at
+    // half the work, on raw column-major storage the compiler can vectorise.
+    {
+      double* g = gram_.data();
+      for (std::size_t c = 0; c < f; ++c) {
+        const double new_c = static_cast<double>(next[f + c]);
+        const double old_c = static_cast<double>(y[c]);
+        double* column = g + c * f;
+        for (std::size_t r = c; r < f; ++r) {
+          column[r] += static_cast<double>(next[f + r]) * new_c - static_cast<double>(y[r]) * old_c;
+        }
+      }
+      for (std::size_t c = 0; c < f; ++c) {
+        for (std::size_t r = c + 1; r < f; ++r) g[r * f + c] = g[c * f + r];
       }
     }
     std::copy(next.begin() + static_cast<std::ptrdiff_t>(f), next.end(), y);

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "marl_rec/concepts/federated_model.hpp"
 #include "marl_rec/concepts/model.hpp"
 #include "marl_rec/core/context.hpp"
 #include "marl_rec/core/error.hpp"
@@ -78,6 +79,8 @@ struct MlpScorerConfig {
 ///   Adam's moments below ≈ 2e-31 (float) are flushed to 0, keeping the arithmetic off slow
 ///   subnormal numbers; the step this drops is below lr · 2e-30 / epsilon.
 /// - save/load: the configuration, the dimensions, the weights, Adam's moments and step count.
+/// - MlpScorer (float) is a FederatedModel: its shared parameters are parameters() (every
+///   weight and bias); Adam's state stays local to each agent.
 ///
 /// `Scalar` is the type of the parameters and of the arithmetic: float (MlpScorer), or double
 /// (for gradient checks; inputs and scores stay float).
@@ -146,16 +149,27 @@ class BasicMlpScorer {
   void set_parameters(std::span<const Scalar> values) {
     const char* where = "MlpScorer::set_parameters";
     require_initialized(where);
-    marl_rec::detail::require(values.size() == theta_.size(), [&] {
-      return std::string(where) + ": got " + std::to_string(values.size()) +
-             " values, the model has " + std::to_string(theta_.size()) + " parameters";
-    });
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      marl_rec::detail::require(std::isfinite(values[i]), [&] {
-        return std::string(where) + ": value " + std::to_string(i) + " is not finite";
-      });
-    }
-    std::copy(values.begin(), values.end(), theta_.begin());
+    replace_parameters(where, values);
+  }
+
+  /// The parameters federated agents share (FederatedModel): every weight and bias, the
+  /// values of parameters(). Adam's moments and step count are the agent's own optimiser state
+  /// and stay local. Empty before initialisation. Only for Scalar = float (a requires-clause:
+  /// BasicMlpScorer<double>, a gradient-checking aid, is not a FederatedModel).
+  std::span<const float> shared_parameters() const noexcept
+    requires std::is_same_v<Scalar, float>
+  {
+    return theta_;
+  }
+
+  /// Replaces every weight and bias (set_parameters, for FederatedModel); nothing is derived
+  /// from them, Adam's state is kept. Before initialisation the model has 0 shared parameters:
+  /// an empty `values` is then accepted (and changes nothing). Throws Error, changing nothing,
+  /// on a size other than parameter_count() or a non-finite value. Only for Scalar = float.
+  void set_shared_parameters(std::span<const float> values)
+    requires std::is_same_v<Scalar, float>
+  {
+    replace_parameters("MlpScorer::set_shared_parameters", values);
   }
 
   /// Writes σ(z), the predicted probability of a positive outcome, of every candidate (see the
@@ -416,6 +430,22 @@ class BasicMlpScorer {
     item_dim_ = item_dim;
     step_ = 0;
     initialized_ = true;
+  }
+
+  // set_parameters without the initialisation check: the size and finiteness checks, then the
+  // copy (an uninitialised model has 0 parameters, so only an empty `values` passes).
+  void replace_parameters(const char* where, std::span<const Scalar> values) {
+    marl_rec::detail::require(values.size() == theta_.size(), [&] {
+      return std::string(where) + ": got " + std::to_string(values.size()) +
+             " values, the model has " + std::to_string(theta_.size()) + " parameters" +
+             (initialized_ ? "" : " (no dimensions yet)");
+    });
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      marl_rec::detail::require(std::isfinite(values[i]), [&] {
+        return std::string(where) + ": value " + std::to_string(i) + " is not finite";
+      });
+    }
+    std::copy(values.begin(), values.end(), theta_.begin());
   }
 
   void require_initialized(const char* where) const {
@@ -784,5 +814,7 @@ using MlpScorer = BasicMlpScorer<float>;
 
 static_assert(Model<MlpScorer>);
 static_assert(Model<BasicMlpScorer<double>>);
+static_assert(FederatedModel<MlpScorer>);
+static_assert(!FederatedModel<BasicMlpScorer<double>>);
 
 }  // namespace marl_rec

@@ -1,0 +1,417 @@
+// marl_rec — federated averaging: agents that each train a copy of one model on their own data
+// periodically replace their shared parameters by the weighted mean of everyone's, optionally
+// with agent-level differential privacy (per-agent update clipping + Gaussian noise).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <limits>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "marl_rec/concepts/federated_model.hpp"
+#include "marl_rec/coord/privacy_accountant.hpp"
+#include "marl_rec/core/error.hpp"
+#include "marl_rec/core/rng.hpp"
+#include "marl_rec/io/model_stream.hpp"
+
+namespace marl_rec {
+
+/// The settings of FederatedAveraging. Checked by its constructor (all of them, whether privacy
+/// is enabled or not).
+struct FederatedAveragingConfig {
+  /// Agent-level differential privacy (see FederatedAveraging).
+  struct Privacy {
+    /// Clip each agent's update and add Gaussian noise (false: plain weighted averaging).
+    bool enabled = false;
+    /// C: each agent's update is scaled down to an L2 norm of at most C (finite, > 0).
+    double clip_norm = 1.0;
+    /// z: the noise standard deviation is z · C · max wᵢ / Σ wᵢ (finite, ≥ 0). 0 means
+    /// clipping only: no privacy guarantee, epsilon() is +∞.
+    double noise_multiplier = 1.0;
+    /// The δ at which epsilon() is reported, in (0, 1).
+    double delta = 1e-5;
+  };
+
+  Privacy privacy{};
+  /// Seeds the noise: same seed, same models, same weights → same parameters.
+  std::uint64_t seed = 1;
+  /// η, the server's step (finite, > 0): g ← g + η · (the round's mean update). 1 is plain
+  /// federated averaging (g becomes the weighted mean). Averaging divides each agent's progress
+  /// by about the number of agents n (an item only one agent's users touch moves 1/n as far as
+  /// in one model that sees every example); η = n with equal weights applies the sum of the
+  /// agents' updates instead, the step such a single model would take (the server learning
+  /// rate of FedOpt, Reddi et al. 2021, and of DP-FedAvg, McMahan et al. 2018). With η ≠ 1 the
+  /// updates are measured from the previous global parameters, so broadcast() must come first.
+  double server_learning_rate = 1.0;
+};
+
+/// What the last round of FederatedAveraging::average did.
+struct FederatedRound {
+  /// Σ wᵢ.
+  double total_weight = 0.0;
+  /// Agents whose update was longer than clip_norm (and so was scaled down); 0 without privacy.
+  std::size_t clipped = 0;
+  /// The largest L2 norm of an agent's update before clipping; 0 without privacy.
+  double max_update_norm = 0.0;
+  /// σ, the standard deviation of the Gaussian noise added to each parameter of the mean update
+  /// (the global parameters receive η · σ with a server learning rate η); 0 without privacy.
+  double noise_std = 0.0;
+};
+
+/// The federated-averaging core (McMahan et al. 2017, "Communication-efficient learning of deep
+/// networks from decentralized data"): n agents each train their own copy of a FederatedModel on
+/// their own data; a round replaces every agent's shared parameters by the same global vector g.
+/// It works on any span of models and weights; a coordinator decides when rounds happen.
+///
+/// Without privacy, a round sets g = Σ wᵢ pᵢ / Σ wᵢ, where pᵢ are agent i's shared parameters
+/// and wᵢ its weight — the number of examples it learned from since the last round (≥ 0, finite,
+/// not all 0; an agent with weight 0 does not count). The mean is computed in double as
+/// p₀ + Σ wᵢ (pᵢ − p₀) / Σ wᵢ, so a round over identical agents is exactly a no-op. With a
+/// server learning rate η ≠ 1 (Config::server_learning_rate), g ← g + η · (that mean − g).
+///
+/// With privacy (agent-level, also called user-level or data-owner-level differential privacy:
+/// what is protected is the whole data of one agent, as in McMahan et al. 2018, "Learning
+/// differentially private recurrent language models"):
+/// - each agent's update is Δᵢ = pᵢ − g, measured from the global parameters g of the previous
+///   round (or of broadcast(), which must come before the first private round: it sets every
+///   agent to agent 0's parameters, which must then not depend on any data, e.g. a fresh
+///   initialisation);
+/// - each update is clipped to an L2 norm of at most C: Δᵢ ← Δᵢ · min(1, C / ‖Δᵢ‖);
+/// - g ← g + η · (Σ wᵢ Δᵢ / Σ wᵢ + N(0, σ² I)) with σ = z · C · max wᵢ / Σ wᵢ (η, the server
+///   learning rate, scales the noised mean: post-processing, which costs no privacy). Adding or
+///   removing one agent's whole data changes the clipped weighted mean by at most C · wᵢ / Σ w
+///   in L2, with the weights and their sum treated as public (the fixed-denominator view of McMahan et al.
+///   2018; weights that are example counts reveal those counts: pass equal weights when they
+///   must stay private). So each round is a Gaussian mechanism with noise multiplier z, and is
+///   one step of accountant(); with z = 0 (clipping only) a round is an unbounded step and
+///   epsilon() is +∞. Rounds without privacy are unbounded steps too: they release the exact
+///   mean.
+/// - The noise of round t is drawn from an Rng seeded by (seed, t), so it is deterministic, also
+///   across save/load.
+///
+/// Both kinds of round write the same g to every agent (set_shared_parameters), which
+/// recomputes each model's derived state. Only what the models share is averaged: their private
+/// parameters (e.g. a user's own factors) stay local. Errors (wrong counts or sizes, naming the
+/// agent; invalid weights; a private round before broadcast; non-finite averaged parameters)
+/// are thrown before any model is written: a throw leaves the models and the averager as they
+/// were. Not thread-safe; the models must not be in use by other threads during a round.
+class FederatedAveraging {
+ public:
+  using Config = FederatedAveragingConfig;
+
+  /// An averager with the default configuration (no privacy).
+  FederatedAveraging() = default;
+  /// An averager with `config`. Throws Error when clip_norm is not finite and > 0,
+  /// noise_multiplier is not finite and ≥ 0, delta is not in (0, 1), or server_learning_rate is
+  /// not finite and > 0.
+  explicit FederatedAveraging(Config config) : config_(checked(config, "FederatedAveraging")) {}
+
+  /// The configuration.
+  const Config& config() const noexcept { return config_; }
+  /// Rounds averaged so far (private or not).
+  std::uint64_t rounds() const noexcept { return rounds_; }
+  /// The privacy spent: one step per round (a Gaussian step for a private round with z > 0, an
+  /// unbounded one otherwise).
+  const RdpAccountant& accountant() const noexcept { return accountant_; }
+  /// accountant().epsilon(config().privacy.delta): 0 before any round, +∞ after any round
+  /// without noise.
+  double epsilon() const { return accountant_.epsilon(config_.privacy.delta); }
+  /// True once broadcast() or a round has set the global parameters.
+  bool has_global() const noexcept { return has_global_; }
+  /// The global parameters g written to the agents by the last round or broadcast (empty
+  /// before).
+  std::span<const float> global_parameters() const noexcept { return global_; }
+  /// What the last round did.
+  const FederatedRound& last_round() const noexcept { return last_round_; }
+
+  /// Sets every agent's shared parameters to agent 0's, and makes them the global parameters g
+  /// from which the next private round measures the updates. Call it on freshly initialised
+  /// copies, before training: the broadcast itself is not accounted for. Throws Error (nothing
+  /// changed) when `models` is empty, holds a null pointer, the agents' parameter sizes differ
+  /// (naming the agent), or agent 0 has a non-finite parameter.
+  template <FederatedModel M>
+  void broadcast(std::span<M* const> models) {
+    const char* where = "FederatedAveraging::broadcast";
+    check_models(where, models);
+    const std::span<const float> first = models[0]->shared_parameters();
+    for (std::size_t k = 0; k < first.size(); ++k) {
+      marl_rec::detail::require(std::isfinite(first[k]), [&] {
+        return std::string(where) + ": agent 0's shared parameter " + std::to_string(k) +
+               " is not finite";
+      });
+    }
+    std::vector<float> global(first.begin(), first.end());
+    for (std::size_t i = 1; i < models.size(); ++i) models[i]->set_shared_parameters(global);
+    global_ = std::move(global);
+    has_global_ = true;
+  }
+
+  /// broadcast() on a vector of model pointers.
+  template <FederatedModel M>
+  void broadcast(const std::vector<M*>& models) {
+    broadcast(std::span<M* const>(models));
+  }
+
+  /// One round: computes the new global parameters from every agent's shared parameters and
+  /// weight (see the class comment) and writes them to every agent. weights[i] is agent i's
+  /// weight. Throws Error, changing nothing, when `models` is empty or holds a null pointer,
+  /// weights.size() != models.size(), the agents' parameter sizes differ, a weight is negative
+  /// or not finite, every weight is 0 (or their sum overflows), with privacy or η ≠ 1 before the
+  /// first broadcast or when the models' size differs from the global parameters', or when the
+  /// new parameters are not finite.
+  template <FederatedModel M>
+  void average(std::span<M* const> models, std::span<const double> weights) {
+    const char* where = "FederatedAveraging::average";
+    const std::size_t size = check_models(where, models);
+    marl_rec::detail::require(weights.size() == models.size(), [&] {
+      return std::string(where) + ": " + std::to_string(weights.size()) + " weights for " +
+             std::to_string(models.size()) + " agents";
+    });
+    double total = 0.0, largest = 0.0;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      marl_rec::detail::require(std::isfinite(weights[i]) && weights[i] >= 0.0, [&] {
+        return std::string(where) + ": agent " + std::to_string(i) + "'s weight " +
+               std::to_string(weights[i]) + " is not finite and >= 0";
+      });
+      total += weights[i];
+      largest = std::max(largest, weights[i]);
+    }
+    marl_rec::detail::require(total > 0.0 && std::isfinite(total), [&] {
+      return std::string(where) + ": the weights sum to " + std::to_string(total) +
+             " (they must not all be 0, and their sum must be finite)";
+    });
+    const bool private_round = config_.privacy.enabled;
+    if (private_round || config_.server_learning_rate != 1.0) {
+      marl_rec::detail::require(has_global_, [&] {
+        return std::string(where) + ": " +
+               (private_round ? "a private round" : "a server learning rate other than 1") +
+               " measures each agent's update from the global parameters: call "
+               "broadcast(models) on the initial models first";
+      });
+      marl_rec::detail::require(global_.size() == size, [&] {
+        return std::string(where) + ": the agents have " + std::to_string(size) +
+               " shared parameters, the global parameters " + std::to_string(global_.size());
+      });
+    }
+
+    next_.resize(size);
+    FederatedRound report;
+    report.total_weight = total;
+    if (private_round) {
+      private_mean(models, weights, total, largest, report);
+    } else {
+      plain_mean(models, weights, total);
+    }
+    for (std::size_t k = 0; k < size; ++k) {
+      marl_rec::detail::require(std::isfinite(next_[k]), [&] {
+        return std::string(where) + ": the averaged parameter " + std::to_string(k) +
+               " is not finite (an agent's parameters, or the noise, are too large)";
+      });
+    }
+    // The checks above cover what set_shared_parameters may reject (size, finiteness), so the
+    // models are written all or none.
+    for (M* model : models) model->set_shared_parameters(next_);
+    global_.assign(next_.begin(), next_.end());
+    has_global_ = true;
+    ++rounds_;
+    if (private_round && config_.privacy.noise_multiplier > 0.0) {
+      accountant_.add_gaussian(config_.privacy.noise_multiplier);
+    } else {
+      accountant_.add_unbounded();
+    }
+    last_round_ = report;
+  }
+
+  /// average() on a vector of model pointers.
+  template <FederatedModel M>
+  void average(const std::vector<M*>& models, std::span<const double> weights) {
+    average(std::span<M* const>(models), weights);
+  }
+
+  /// Writes the configuration, the round count, the global parameters and the accountant's
+  /// state (format "federated_averaging" v1). A loaded averager continues exactly as this one
+  /// would (same noise).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, model_type, 1);
+    w.u64("privacy_enabled", config_.privacy.enabled ? 1 : 0);
+    w.f64("clip_norm", config_.privacy.clip_norm);
+    w.f64("noise_multiplier", config_.privacy.noise_multiplier);
+    w.f64("delta", config_.privacy.delta);
+    w.u64("seed", config_.seed);
+    w.f64("server_learning_rate", config_.server_learning_rate);
+    w.u64("rounds", rounds_);
+    w.u64("has_global", has_global_ ? 1 : 0);
+    w.u64("global_size", global_.size());
+    w.floats("global", global_);
+    accountant_.write_fields(w);
+    w.finish();
+  }
+
+  /// Replaces everything with what save() wrote. Throws Error, changing nothing, on a stream of
+  /// another type, a truncated or corrupted stream, or invalid contents.
+  void load(std::istream& in) {
+    constexpr const char* where = "FederatedAveraging::load";
+    io::ModelReader r(in, model_type, 1);
+    Config c;
+    c.privacy.enabled = r.u64("privacy_enabled", 0, 1) == 1;
+    c.privacy.clip_norm = r.f64("clip_norm");
+    c.privacy.noise_multiplier = r.f64("noise_multiplier");
+    c.privacy.delta = r.f64("delta");
+    c.seed = r.u64("seed");
+    c.server_learning_rate = r.f64("server_learning_rate");
+    check(c, where);
+    const std::uint64_t rounds = r.u64("rounds");
+    const bool has_global = r.u64("has_global", 0, 1) == 1;
+    const auto size = static_cast<std::size_t>(
+        r.u64("global_size", 0, has_global ? std::uint64_t{1} << 40 : 0));
+    std::vector<float> global = r.floats("global", size);
+    for (std::size_t k = 0; k < global.size(); ++k) {
+      marl_rec::detail::require(std::isfinite(global[k]), [&] {
+        return std::string(where) + ": global parameter " + std::to_string(k) + " is not finite";
+      });
+    }
+    RdpAccountant accountant;
+    accountant.read_fields(r, where);
+    r.finish();
+    config_ = c;
+    rounds_ = rounds;
+    has_global_ = has_global;
+    global_ = std::move(global);
+    accountant_ = accountant;
+    last_round_ = {};
+  }
+
+ private:
+  static constexpr const char* model_type = "federated_averaging";
+
+  static void check(const Config& c, const char* where) {
+    const auto fail = [where](const std::string& what) {
+      return [where, what] { return std::string(where) + ": config.privacy." + what; };
+    };
+    marl_rec::detail::require(
+        std::isfinite(c.privacy.clip_norm) && c.privacy.clip_norm > 0.0,
+        fail("clip_norm " + std::to_string(c.privacy.clip_norm) + " is not finite and > 0"));
+    marl_rec::detail::require(std::isfinite(c.privacy.noise_multiplier) &&
+                                  c.privacy.noise_multiplier >= 0.0,
+                              fail("noise_multiplier " +
+                                   std::to_string(c.privacy.noise_multiplier) +
+                                   " is not finite and >= 0"));
+    marl_rec::detail::require(
+        c.privacy.delta > 0.0 && c.privacy.delta < 1.0,
+        fail("delta " + std::to_string(c.privacy.delta) + " is not in (0, 1)"));
+    marl_rec::detail::require(
+        std::isfinite(c.server_learning_rate) && c.server_learning_rate > 0.0, [&] {
+          return std::string(where) + ": config.server_learning_rate " +
+                 std::to_string(c.server_learning_rate) + " is not finite and > 0";
+        });
+  }
+
+  static Config checked(const Config& c, const char* where) {
+    check(c, where);
+    return c;
+  }
+
+  // Checks that `models` is not empty, has no null pointer and that every agent has as many
+  // shared parameters as agent 0; returns that size.
+  template <class M>
+  static std::size_t check_models(const char* where, std::span<M* const> models) {
+    marl_rec::detail::require(!models.empty(), std::string(where) + ": no agents");
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      marl_rec::detail::require(models[i] != nullptr, [&] {
+        return std::string(where) + ": agent " + std::to_string(i) + " is a null pointer";
+      });
+    }
+    const std::size_t size = std::span<const float>(models[0]->shared_parameters()).size();
+    for (std::size_t i = 1; i < models.size(); ++i) {
+      const std::size_t n = std::span<const float>(models[i]->shared_parameters()).size();
+      marl_rec::detail::require(n == size, [&] {
+        return std::string(where) + ": agent " + std::to_string(i) + " has " + std::to_string(n) +
+               " shared parameters, agent 0 has " + std::to_string(size);
+      });
+    }
+    return size;
+  }
+
+  // next_ = p₀ + Σ wᵢ (pᵢ − p₀) / W (or g + η (that − g)), accumulated in double.
+  template <class M>
+  void plain_mean(std::span<M* const> models, std::span<const double> weights, double total) {
+    const std::span<const float> base = models[0]->shared_parameters();
+    sum_.assign(base.size(), 0.0);
+    for (std::size_t i = 1; i < models.size(); ++i) {
+      if (weights[i] == 0.0) continue;
+      const std::span<const float> p = models[i]->shared_parameters();
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        sum_[k] += weights[i] * (static_cast<double>(p[k]) - static_cast<double>(base[k]));
+      }
+    }
+    const double eta = config_.server_learning_rate;
+    for (std::size_t k = 0; k < base.size(); ++k) {
+      const double mean = static_cast<double>(base[k]) + sum_[k] / total;
+      next_[k] = static_cast<float>(
+          eta == 1.0 ? mean
+                     : static_cast<double>(global_[k]) + eta * (mean - static_cast<double>(global_[k])));
+    }
+  }
+
+  // next_ = g + η (Σ wᵢ clip(pᵢ − g) / W + N(0, σ²)), accumulated in double.
+  template <class M>
+  void private_mean(std::span<M* const> models, std::span<const double> weights, double total,
+                    double largest, FederatedRound& report) {
+    const double clip = config_.privacy.clip_norm;
+    sum_.assign(global_.size(), 0.0);
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      const std::span<const float> p = models[i]->shared_parameters();
+      double squares = 0.0;
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        const double d = static_cast<double>(p[k]) - static_cast<double>(global_[k]);
+        squares += d * d;
+      }
+      const double norm = std::sqrt(squares);
+      report.max_update_norm = std::max(report.max_update_norm, norm);
+      double scale = 1.0;
+      if (norm > clip) {
+        scale = clip / norm;
+        ++report.clipped;
+      }
+      if (weights[i] == 0.0) continue;
+      const double factor = weights[i] * scale;
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        sum_[k] += factor * (static_cast<double>(p[k]) - static_cast<double>(global_[k]));
+      }
+    }
+    report.noise_std = config_.privacy.noise_multiplier * clip * largest / total;
+    const double eta = config_.server_learning_rate;
+    Rng rng(noise_seed(config_.seed, rounds_));
+    for (std::size_t k = 0; k < global_.size(); ++k) {
+      const double noise = report.noise_std > 0.0 ? report.noise_std * rng.normal() : 0.0;
+      next_[k] =
+          static_cast<float>(static_cast<double>(global_[k]) + eta * (sum_[k] / total + noise));
+    }
+  }
+
+  // The seed of round t's noise: a SplitMix64 mix of (seed, t), so rounds get unrelated streams.
+  static std::uint64_t noise_seed(std::uint64_t seed, std::uint64_t round) noexcept {
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (round + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+  Config config_{};
+  std::uint64_t rounds_ = 0;
+  bool has_global_ = false;
+  std::vector<float> global_{};
+  RdpAccountant accountant_{};
+  FederatedRound last_round_{};
+  // Scratch of average(), grow-only: the new parameters and the double accumulator.
+  std::vector<float> next_{};
+  std::vector<double> sum_{};
+};
+
+}  // namespace marl_rec
