@@ -16,12 +16,20 @@
 #include <string_view>
 #include <vector>
 
+#include "marl_rec/agent/agent.hpp"
+#include "marl_rec/concepts/coordination_policy.hpp"
 #include "marl_rec/concepts/federated_model.hpp"
+#include "marl_rec/coord/coordinator.hpp"
 #include "marl_rec/coord/federated_averaging.hpp"
 #include "marl_rec/coord/privacy_accountant.hpp"
+#include "marl_rec/core/catalog.hpp"
 #include "marl_rec/core/interactions.hpp"
+#include "marl_rec/explore/greedy.hpp"
 #include "marl_rec/core/rng.hpp"
+#include "marl_rec/models/linear_q.hpp"
 #include "marl_rec/models/matrix_factorization.hpp"
+#include "marl_rec/objective/multi_objective.hpp"
+#include "marl_rec/objective/relevance.hpp"
 #include "support/errors.hpp"
 
 namespace {
@@ -447,4 +455,81 @@ TEST_CASE("FederatedAveraging: invalid input is an Error naming it, and changes 
             FederatedAveraging(Config{.privacy = {.enabled = true, .noise_multiplier = 0.0}});
           }) == "no error");  // clipping only is allowed (epsilon() = +inf)
   }
+}
+
+// ---- FederatedAveraging as a Coordinator policy -----------------------------------------------
+
+namespace mr = marl_rec;
+
+namespace {
+
+using FedAgent = mr::Agent<mr::LinearQ, mr::Greedy>;
+
+FedAgent fed_agent() {
+  return FedAgent(mr::LinearQ({.features = mr::FeatureMap::cross, .alpha = 0.1f, .gamma = 0.0f,
+                               .history_in_state = false}),
+                  mr::Greedy{}, {.max_pending = 8});
+}
+
+}  // namespace
+
+TEST_CASE("FederatedAveraging as a policy: each user's agent serves them; rounds average by pages learned") {
+  // 4 items in 2 dimensions; users carry 2 features.
+  mr::Catalog catalog(2);
+  const std::vector<std::vector<float>> vectors{{1, 0}, {0, 1}, {1, 1}, {1, -1}};
+  for (std::size_t i = 0; i < vectors.size(); ++i) catalog.add("item" + std::to_string(i), vectors[i]);
+  mr::Coordinator page{catalog, mr::FederatedAveraging({.pages_per_round = 3}), fed_agent(), fed_agent()};
+  static_assert(mr::CoordinationPolicy<mr::FederatedAveraging, FedAgent, FedAgent>);
+  mr::MultiObjective<mr::Weighted<mr::Relevance>> ranking;
+  const std::vector<float> features{1.0f, 0.5f};
+  const auto context = [&](std::size_t user) {
+    return mr::Context{.features = features, .items = catalog.embeddings(), .user = user};
+  };
+  const mr::Candidates all = mr::Candidates::all(catalog.size());
+
+  // Users 0 and 2 belong to agent 0, user 1 to agent 1 (user mod 2).
+  mr::Slate s0 = page.recommend(context(0), all, 2, ranking);
+  CHECK(s0.agents == std::vector<std::size_t>{0, 0});
+  mr::Slate s1 = page.recommend(context(1), all, 2, ranking);
+  CHECK(s1.agents == std::vector<std::size_t>{1, 1});
+  mr::Slate s2 = page.recommend(context(2), all, 2, ranking);
+  CHECK(s2.agents == std::vector<std::size_t>{0, 0});
+
+  // Two pages learned: no round yet, the agents differ.
+  page.learn(s0.id, mr::Feedback{.clicked = {0}});
+  page.learn(s1.id, mr::Feedback{.clicked = {1}});
+  CHECK(page.policy().rounds() == 0);
+  const auto shared = [&](const auto& agent) {
+    const auto p = agent.model().shared_parameters();
+    return std::vector<float>(p.begin(), p.end());
+  };
+  const std::vector<float> a0 = shared(page.agent<0>());
+  const std::vector<float> a1 = shared(page.agent<1>());
+  CHECK(a0 != a1);
+
+  // The third page learned (agent 0's second) starts a round, weighted 2 : 1 by pages learned.
+  mr::LinearQ expected0 = page.agent<0>().model();
+  page.learn(s2.id, mr::Feedback{});
+  CHECK(page.policy().rounds() == 1);
+  CHECK(page.policy().last_round().total_weight == 3.0);
+  const std::vector<float> after0 = shared(page.agent<0>());
+  CHECK(after0 == shared(page.agent<1>()));
+  // Agent 0's parameters just before the round: after learning s2 (no click) from a0.
+  mr::Context c2 = context(2);
+  for (const std::size_t item : s2.items) expected0.update(c2, item, 0.0);
+  const auto p0 = expected0.shared_parameters();
+  for (std::size_t k = 0; k < after0.size(); ++k) {
+    const double mean = (2.0 * static_cast<double>(p0[k]) + static_cast<double>(a1[k])) / 3.0;
+    CHECK(static_cast<double>(after0[k]) == doctest::Approx(mean).epsilon(1e-6));
+  }
+
+  // A context without a user cannot be routed to a shard.
+  CHECK_THROWS_WITH_AS(page.recommend(mr::Context{.features = features, .items = catalog.embeddings()}, all, 2,
+                                      ranking),
+                       "FederatedAveraging: the context has no user (each user belongs to one agent's shard)",
+                       mr::Error);
+  // With privacy, the agents need a common start first.
+  mr::Coordinator private_page{catalog, mr::FederatedAveraging({.privacy = {.enabled = true}}), fed_agent(),
+                               fed_agent()};
+  CHECK_THROWS_AS(private_page.recommend(context(0), all, 2, ranking), mr::Error);
 }

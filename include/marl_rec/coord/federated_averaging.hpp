@@ -12,9 +12,15 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
+#include "marl_rec/agent/agent.hpp"
 #include "marl_rec/concepts/federated_model.hpp"
+#include "marl_rec/coord/page_assembly.hpp"
+#include "marl_rec/coord/page_credit.hpp"
 #include "marl_rec/coord/privacy_accountant.hpp"
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/core/rng.hpp"
@@ -49,6 +55,10 @@ struct FederatedAveragingConfig {
   /// rate of FedOpt, Reddi et al. 2021, and of DP-FedAvg, McMahan et al. 2018). With η ≠ 1 the
   /// updates are measured from the previous global parameters, so broadcast() must come first.
   double server_learning_rate = 1.0;
+  /// As a Coordinator policy: pages learned between two rounds (≥ 1).
+  std::uint64_t pages_per_round = 1000;
+  /// As a Coordinator policy: proposals asked of the serving agent, or 0: the page's slots.
+  std::size_t proposals = 0;
 };
 
 /// What the last round of FederatedAveraging::average did.
@@ -101,6 +111,15 @@ struct FederatedRound {
 /// agent; invalid weights; a private round before broadcast; non-finite averaged parameters)
 /// are thrown before any model is written: a throw leaves the models and the averager as they
 /// were. Not thread-safe; the models must not be in use by other threads during a round.
+///
+/// It is also a coordination policy (`Coordinator page{catalog, FederatedAveraging{{…}}, a0, a1,
+/// a2, a3}`, agents of one type whose model is a FederatedModel): each user belongs to one
+/// agent's shard — agent `context.user mod n` — and that agent alone fills the user's page (its
+/// proposals ranked by the page's objectives) and learns the feedback (local credit); every
+/// `pages_per_round` pages learned, a round averages the agents' shared parameters, each weighted
+/// by the feedback it learned since the previous round. A context without a user is an Error.
+/// With privacy, or η ≠ 1, call broadcast() on the agents' freshly built models (Agent::with_model)
+/// before the Coordinator takes them; the first page is refused otherwise.
 class FederatedAveraging {
  public:
   using Config = FederatedAveragingConfig;
@@ -287,8 +306,83 @@ class FederatedAveraging {
     last_round_ = {};
   }
 
+  /// "federated_averaging".
+  std::string_view name() const noexcept { return "federated_averaging"; }
+
+  /// Coordinator policy: the page of the context's user, filled by the agent whose shard holds
+  /// the user (see the class comment). Throws Error when the context has no user, or when a
+  /// round will need global parameters that broadcast() has not set.
+  template <class Objectives, class... Agents>
+    requires(sizeof...(Agents) >= 1)
+  void assemble(PageAssembly<Objectives, Agents...>& page) {
+    static_assert(federated_agents<Agents...>(),
+                  "FederatedAveraging: the agents must be of one type whose model is a FederatedModel");
+    const std::size_t user = page.context().user;
+    marl_rec::detail::require(user != no_user,
+                              "FederatedAveraging: the context has no user (each user belongs to one agent's shard)");
+    marl_rec::detail::require(has_global_ || (!config_.privacy.enabled && config_.server_learning_rate == 1.0),
+                              "FederatedAveraging: with privacy or a server learning rate other than 1, call "
+                              "broadcast() on the agents' models before the Coordinator takes them");
+    const std::size_t agent = user % sizeof...(Agents);
+    const Decision& d = page.propose(agent, config_.proposals != 0 ? config_.proposals : page.slots());
+    page.rank(d.items, d.scores, page.slots(), ranking_);
+    for (std::size_t row = 0; row < ranking_.size(); ++row) {
+      page.place(agent, ranking_.positions[row], ranking_, row);
+    }
+  }
+
+  /// Coordinator policy: the serving agent learns its slots' feedback.
+  template <class... Agents>
+  void credit(const PageCredit<Agents...>& page, const Feedback& feedback, std::span<Feedback> out) const {
+    local_credit(page, feedback, out);
+  }
+
+  /// Coordinator policy: every config.pages_per_round pages learned, one round over the agents'
+  /// models, weighted by the feedback each learned since the previous round (no round when none
+  /// learned any).
+  template <class... Agents>
+  void after_learn(std::tuple<Agents...>& agents, std::uint64_t pages_learned) {
+    if (pages_learned % config_.pages_per_round != 0) return;
+    using M = typename std::tuple_element_t<0, std::tuple<Agents...>>::model_type;
+    std::vector<M*> models;
+    std::vector<double> weights;
+    if (seen_feedback_.size() != sizeof...(Agents)) seen_feedback_.assign(sizeof...(Agents), 0);
+    std::size_t i = 0;
+    bool any = false;
+    std::apply(
+        [&](auto&... agent) {
+          (
+              [&](auto& a) {
+                a.with_model([&](M& m) { models.push_back(&m); });
+                const std::uint64_t learned = a.counters().feedback;
+                weights.push_back(static_cast<double>(learned - seen_feedback_[i]));
+                any = any || learned != seen_feedback_[i];
+                ++i;
+              }(agent),
+              ...);
+        },
+        agents);
+    if (!any) return;
+    average(models, std::span<const double>(weights));
+    for (std::size_t a = 0; a < models.size(); ++a) seen_feedback_[a] += static_cast<std::uint64_t>(weights[a]);
+  }
+
  private:
   static constexpr const char* model_type = "federated_averaging";
+
+  template <class First, class... Rest>
+  static constexpr bool federated_agents() {
+    if constexpr (requires { typename First::model_type; }) {
+      return (std::is_same_v<First, Rest> && ...) && FederatedModel<typename First::model_type>;
+    } else {
+      return false;
+    }
+  }
+
+  // As a Coordinator policy: the serving agent's ranking, and each agent's feedback count at the
+  // last round.
+  RankedList ranking_{};
+  std::vector<std::uint64_t> seen_feedback_{};
 
   static void check(const Config& c, const char* where) {
     const auto fail = [where](const std::string& what) {
@@ -305,6 +399,9 @@ class FederatedAveraging {
     marl_rec::detail::require(
         c.privacy.delta > 0.0 && c.privacy.delta < 1.0,
         fail("delta " + std::to_string(c.privacy.delta) + " is not in (0, 1)"));
+    marl_rec::detail::require(c.pages_per_round >= 1, [&] {
+      return std::string(where) + ": config.pages_per_round must be at least 1";
+    });
     marl_rec::detail::require(
         std::isfinite(c.server_learning_rate) && c.server_learning_rate > 0.0, [&] {
           return std::string(where) + ": config.server_learning_rate " +
