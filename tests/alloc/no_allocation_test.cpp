@@ -14,6 +14,10 @@
 #include <vector>
 
 #include "marl_rec/agent/agent.hpp"
+#include "marl_rec/coord/coordinator.hpp"
+#include "marl_rec/coord/independent.hpp"
+#include "marl_rec/coord/slot_auction.hpp"
+#include "marl_rec/core/catalog.hpp"
 #include "marl_rec/explore/epsilon_greedy.hpp"
 #include "marl_rec/explore/greedy.hpp"
 #include "marl_rec/explore/softmax.hpp"
@@ -27,6 +31,13 @@
 #include "marl_rec/models/matrix_factorization.hpp"
 #include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/tabular_q.hpp"
+#include "marl_rec/objective/calibration.hpp"
+#include "marl_rec/objective/diversity.hpp"
+#include "marl_rec/objective/exposure_fairness.hpp"
+#include "marl_rec/objective/multi_objective.hpp"
+#include "marl_rec/objective/novelty.hpp"
+#include "marl_rec/objective/relevance.hpp"
+#include "marl_rec/objective/revenue.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 
 namespace {
@@ -163,4 +174,82 @@ TEST_CASE("recommend does not allocate after warm-up, for every model and explor
   mr::ItemKnn knn({.neighbours = 10});
   knn.fit(world.train);
   check_model("itemknn", knn, world, greedy, egreedy);
+}
+
+namespace {
+
+// The world's 40 items as a catalog, with categories, providers, prices and popularity.
+mr::Catalog catalog_of(const World& world) {
+  mr::Catalog catalog(6);
+  for (std::size_t i = 0; i < 40; ++i) {
+    catalog.add(mr::numbered_id("i", i), std::span<const float>(world.items).subspan(i * 6, 6),
+                {.price = static_cast<float>(1 + i % 7),
+                 .category = mr::numbered_id("c", i % 5),
+                 .provider = mr::numbered_id("p", i % 4),
+                 .popularity = static_cast<float>(i % 9)});
+  }
+  return catalog;
+}
+
+using AllObjectives = mr::MultiObjective<mr::Weighted<mr::Relevance>, mr::Weighted<mr::Revenue>,
+                                         mr::Weighted<mr::Diversity>, mr::Weighted<mr::Novelty>,
+                                         mr::Weighted<mr::ExposureFairness>, mr::Weighted<mr::Calibration>>;
+
+}  // namespace
+
+TEST_CASE("MultiObjective::rank and rank_pareto do not allocate after warm-up (all six objectives)") {
+  const World world;
+  const mr::Catalog catalog = catalog_of(world);
+  AllObjectives objectives;
+  std::vector<std::size_t> items(40);
+  std::vector<float> relevance(40);
+  for (std::size_t i = 0; i < 40; ++i) {
+    items[i] = i;
+    relevance[i] = static_cast<float>((i * 7) % 11);
+  }
+  mr::RankedList list;
+  mr::ParetoSummary summary;
+  std::size_t counted = 0;
+  for (std::size_t round = 0; round < 50; ++round) {
+    const mr::Context context = world.context(round);
+    const mr::RankingInput input{.items = items, .relevance = relevance, .catalog = &catalog,
+                                 .history = context.history};
+    const std::size_t before = allocations.load();
+    objectives.rank(input, 8, list);
+    objectives.record(std::span<const std::size_t>(list.positions), catalog);
+    objectives.rank_pareto(input, 8, list, &summary);
+    if (round >= 2) counted += allocations.load() - before;
+  }
+  CHECK(counted == 0);
+}
+
+TEST_CASE("Coordinator::recommend into a reused Slate does not allocate after warm-up") {
+  const World world;
+  const mr::Catalog catalog = catalog_of(world);
+  using Lin = mr::Agent<mr::LinearQ, mr::Greedy>;
+  const auto agent = [] {
+    return Lin(mr::LinearQ({.features = mr::FeatureMap::cross, .gamma = 0.0f, .history_in_state = false}),
+               mr::Greedy{}, {.max_pending = 8});
+  };
+  std::vector<std::size_t> pool[3];
+  for (std::size_t i = 0; i < 40; ++i) pool[i % 3].push_back(i);
+  const std::vector<mr::Candidates> pools{mr::Candidates(pool[0]), mr::Candidates(pool[1]), mr::Candidates(pool[2])};
+  const auto measure = [&](auto& page) {
+    AllObjectives objectives;
+    mr::Slate slate;
+    std::size_t counted = 0;
+    for (std::size_t t = 0; t < 60; ++t) {
+      const std::size_t before = allocations.load();
+      page.recommend(world.context(t), pools, 6, objectives, slate);
+      if (t >= 20) counted += allocations.load() - before;
+      page.learn(slate.id, mr::Feedback{.clicked = {t % 6}});
+    }
+    return counted;
+  };
+  mr::Coordinator auction{catalog, mr::SlotAuction({.quotas = {6, 6, 2}}), mr::CoordinatorConfig{.max_pending = 8},
+                          agent(), agent(), agent()};
+  CHECK(measure(auction) == 0);
+  mr::Coordinator independent{catalog, mr::Independent{}, mr::CoordinatorConfig{.max_pending = 8}, agent(), agent(),
+                              agent()};
+  CHECK(measure(independent) == 0);
 }

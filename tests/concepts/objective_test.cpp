@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -54,6 +55,9 @@ struct TextValue {  // the value must convert to double
   void select(std::size_t) {}
   std::string_view name() const { return "text"; }
 };
+struct OwnedName : Archetype {  // a name in a temporary std::string would dangle in explanations
+  std::string name() const { return "owned"; }
+};
 struct RecordsWithoutCatalog : Archetype {
   void record(std::span<const std::size_t>) {}
 };
@@ -72,6 +76,7 @@ TEST_CASE("Objective, RecordingObjective, SelectionRule: archetypes satisfy them
   static_assert(!marl_rec::Objective<NoListDependent>);
   static_assert(!marl_rec::Objective<NoSelect>);
   static_assert(!marl_rec::Objective<TextValue>);
+  static_assert(!marl_rec::Objective<OwnedName>);
   static_assert(!marl_rec::Objective<int>);
   static_assert(marl_rec::Objective<RecordsWithoutCatalog>);
   static_assert(!marl_rec::RecordingObjective<RecordsWithoutCatalog>);

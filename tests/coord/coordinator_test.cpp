@@ -34,7 +34,7 @@ using ToyAgent = mr::Agent<ToyModel, mr::Greedy>;
 mr::Catalog catalog_of(std::size_t n) {
   mr::Catalog catalog(2);
   for (std::size_t i = 0; i < n; ++i) {
-    catalog.add("item" + std::to_string(i), std::vector<float>{static_cast<float>(i), 1.0f});
+    catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), std::vector<float>{static_cast<float>(i), 1.0f});
   }
   return catalog;
 }
@@ -181,11 +181,48 @@ TEST_CASE("Coordinator: duplicate, late and unknown pages") {
   clock.now = 20.0;
   CHECK(page.learn(slate.id, {.clicked = {0}}) == mr::LearnStatus::expired);
   CHECK(page.counters().late == 2);
+  // A retry of late feedback is late again, not a duplicate.
+  CHECK(page.learn(slate.id, {.clicked = {0}}) == mr::LearnStatus::expired);
+  CHECK(page.counters().late == 3);
+  CHECK(page.counters().duplicates == 1);
   CHECK(page.agent<0>().model().updates.size() == 2);
   CHECK(mr::test::error_of([&] { page.learn(0, {}); }) ==
         "Coordinator::learn: slate id 0 was never issued by this coordinator (ids 1..4)");
   CHECK(mr::test::error_of([&] { page.learn(5, {}); }) ==
         "Coordinator::learn: slate id 5 was never issued by this coordinator (ids 1..4)");
+}
+
+namespace {
+// An objective whose record() fails.
+struct FailingRecorder : Recorder {
+  void record(std::span<const std::size_t>, const mr::Catalog&) { throw mr::Error("FailingRecorder: cannot record"); }
+};
+}  // namespace
+
+TEST_CASE("Coordinator: an objective failing to record the page means no page is issued") {
+  const mr::Catalog catalog = catalog_of(12);
+  ManualClock clock;
+  mr::Coordinator page{catalog, FixedPlacement{}, toy_agent(12, clock, {.default_reward = 0.5}),
+                       toy_agent(12, clock, {.default_reward = 0.5})};
+  const TwoPools pools;
+  mr::MultiObjective<mr::Weighted<FailingRecorder>> failing;
+  mr::Slate slate;
+  CHECK(mr::test::error_of([&] { page.recommend(mr::Context{}, pools.pools, 4, failing, slate); }) ==
+        "FailingRecorder: cannot record");
+  CHECK(slate.id == 0);
+  CHECK(page.counters().pages == 0);
+  CHECK(page.pending() == 0);
+  // The proposals were withdrawn: when they expire, the default reward teaches nothing.
+  page.with_agent<0>([](ToyAgent& agent) { agent.expire_due(); });
+  clock.now = 1e9;
+  page.with_agent<0>([](ToyAgent& agent) { agent.expire_due(); });
+  page.with_agent<1>([](ToyAgent& agent) { agent.expire_due(); });
+  CHECK(page.agent<0>().model().updates.empty());
+  CHECK(page.agent<1>().model().updates.empty());
+  // with_agent gives write access: e.g. a change to an agent's model.
+  const float before = page.agent<1>().model().means[3];
+  page.with_agent<1>([](ToyAgent& agent) { agent.with_model([](ToyModel& m) { m.means[3] += 1.0f; }); });
+  CHECK(page.agent<1>().model().means[3] == before + 1.0f);
 }
 
 TEST_CASE("Coordinator: bad feedback or bad credit teaches no agent anything") {
@@ -276,7 +313,7 @@ TEST_CASE("Coordinator: heterogeneous agents, built as in the docs, learn from t
   mr::Catalog catalog(2);
   const std::vector<float> vectors{1, 0, 0.9f, 0.1f, 0, 1, 0.1f, 0.9f, 0.7f, 0.7f, 0.5f, -0.5f};
   for (std::size_t i = 0; i < 6; ++i) {
-    catalog.add("item" + std::to_string(i), std::span<const float>(vectors).subspan(2 * i, 2));
+    catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), std::span<const float>(vectors).subspan(2 * i, 2));
   }
   const std::vector<float> user{1.0f, 0.0f};
   const mr::Context context{.features = user, .items = catalog.embeddings()};

@@ -477,7 +477,7 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them; rounds
   // 4 items in 2 dimensions; users carry 2 features.
   mr::Catalog catalog(2);
   const std::vector<std::vector<float>> vectors{{1, 0}, {0, 1}, {1, 1}, {1, -1}};
-  for (std::size_t i = 0; i < vectors.size(); ++i) catalog.add("item" + std::to_string(i), vectors[i]);
+  for (std::size_t i = 0; i < vectors.size(); ++i) catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), vectors[i]);
   mr::Coordinator page{catalog, mr::FederatedAveraging({.pages_per_round = 3}), fed_agent(), fed_agent()};
   static_assert(mr::CoordinationPolicy<mr::FederatedAveraging, FedAgent, FedAgent>);
   mr::MultiObjective<mr::Weighted<mr::Relevance>> ranking;

@@ -37,7 +37,7 @@ mr::Catalog catalog_of(std::size_t n) {
   mr::Catalog catalog(2);
   for (std::size_t i = 0; i < n; ++i) {
     const double angle = static_cast<double>(i % 4) * 3.14159265358979 / 6.0;
-    catalog.add("item" + std::to_string(i),
+    catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)),
                 std::vector<float>{static_cast<float>(std::cos(angle)), static_cast<float>(std::sin(angle))});
   }
   return catalog;

@@ -120,7 +120,7 @@ TEST_CASE("Shared: save and load go through the shared model, for every handle")
 
 TEST_CASE("make_shared_agents and SharedModel: one model, the Independent page, every agent's lessons shared") {
   mr::Catalog catalog(1);
-  for (int i = 0; i < 24; ++i) catalog.add("item" + std::to_string(i), std::vector<float>{1.0f});
+  for (int i = 0; i < 24; ++i) catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), std::vector<float>{1.0f});
   auto agents = mr::make_shared_agents(toy(24), {}, mr::Greedy{}, mr::Greedy{}, mr::Greedy{});
   static_assert(std::is_same_v<decltype(agents), std::tuple<mr::Agent<mr::Shared<ToyModel>, mr::Greedy>,
                                                             mr::Agent<mr::Shared<ToyModel>, mr::Greedy>,
@@ -148,7 +148,7 @@ TEST_CASE("make_shared_agents and SharedModel: one model, the Independent page, 
 
 TEST_CASE("SharedModel: agents that do not share one model are rejected") {
   mr::Catalog catalog(1);
-  for (int i = 0; i < 6; ++i) catalog.add("item" + std::to_string(i), std::vector<float>{1.0f});
+  for (int i = 0; i < 6; ++i) catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), std::vector<float>{1.0f});
   using SharedAgent = mr::Agent<mr::Shared<ToyModel>, mr::Greedy>;
   mr::Coordinator apart{catalog, mr::SharedModel{}, SharedAgent(mr::Shared<ToyModel>(toy(6))),
                         SharedAgent(mr::Shared<ToyModel>(toy(6)))};

@@ -39,7 +39,7 @@ mr::Catalog random_catalog(std::size_t n, mr::Rng& rng) {
   for (std::size_t i = 0; i < n; ++i) {
     std::vector<float> v(4);
     for (float& x : v) x = static_cast<float>(rng.normal());
-    catalog.add("item" + std::to_string(i), v);
+    catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), v);
   }
   return catalog;
 }
@@ -242,7 +242,7 @@ TEST_CASE("SlotAuction: difference credit on a hand-made page") {
 
 TEST_CASE("SlotAuction: difference credit through the coordinator teaches the estimated contribution") {
   mr::Catalog catalog(2);
-  for (int i = 0; i < 6; ++i) catalog.add("item" + std::to_string(i), std::vector<float>{1.0f, static_cast<float>(i)});
+  for (int i = 0; i < 6; ++i) catalog.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), std::vector<float>{1.0f, static_cast<float>(i)});
   // Agent 0 owns items 0-2, agent 1 items 3-5; the bids are the toy means.
   ToyModel m0, m1;
   m0.means = {0.3f, 0.1f, 0.05f, 0, 0, 0};

@@ -24,7 +24,7 @@ mr::Catalog categorised(const std::vector<std::string>& categories) {
   mr::Catalog c(1);
   const std::vector<float> v{1.0f};
   for (std::size_t i = 0; i < categories.size(); ++i) {
-    c.add("i" + std::to_string(i), v, {.category = categories[i]});
+    c.add(marl_rec::numbered_id("i", static_cast<std::size_t>(i)), v, {.category = categories[i]});
   }
   return c;
 }

@@ -26,7 +26,7 @@ mr::Catalog toy_catalog() {
   const std::vector<std::vector<float>> v{{1, 0}, {0.6f, 0.8f}, {0, 2}, {-1, 0}, {0, 0}};
   const std::vector<std::string> category{"x", "y", "x", "", "y"};
   for (std::size_t i = 0; i < v.size(); ++i) {
-    c.add("item" + std::to_string(i), v[i], {.category = category[i]});
+    c.add(marl_rec::numbered_id("item", static_cast<std::size_t>(i)), v[i], {.category = category[i]});
   }
   return c;
 }

@@ -25,7 +25,7 @@ mr::Catalog providers() {
   mr::Catalog c(1);
   const std::vector<float> v{1.0f};
   const std::vector<std::string> provider{"A", "A", "B", "B", "C"};
-  for (std::size_t i = 0; i < provider.size(); ++i) c.add("i" + std::to_string(i), v, {.provider = provider[i]});
+  for (std::size_t i = 0; i < provider.size(); ++i) c.add(marl_rec::numbered_id("i", static_cast<std::size_t>(i)), v, {.provider = provider[i]});
   return c;
 }
 

@@ -170,7 +170,7 @@ TEST_CASE("MultiObjective<Relevance, Diversity> is MMR: a hand-computed case") {
   //   step 4: i3 max(0.8, 0.8) → 0.1                                       → i3 (0.1)
   mr::Catalog catalog(2);
   const std::vector<std::vector<float>> v{{1, 0}, {0.96f, 0.28f}, {0, 1}, {0.6f, 0.8f}};
-  for (std::size_t i = 0; i < v.size(); ++i) catalog.add("i" + std::to_string(i), v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) catalog.add(marl_rec::numbered_id("i", static_cast<std::size_t>(i)), v[i]);
   const std::vector<std::size_t> items{0, 1, 2, 3};
   const std::vector<float> relevance{1.0f, 0.9f, 0.5f, 0.0f};
   mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<1, 2>>, mr::Weighted<mr::Diversity, std::ratio<1, 2>>> mmr;
@@ -241,7 +241,7 @@ TEST_CASE("MultiObjective::rank_pareto: a list-dependent objective acts within a
   // orthogonal i2 before i0's near-duplicate i1.
   mr::Catalog catalog(2);
   const std::vector<std::vector<float>> v{{1, 0}, {0.96f, 0.28f}, {0, 1}, {1, 0}};
-  for (std::size_t i = 0; i < v.size(); ++i) catalog.add("i" + std::to_string(i), v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) catalog.add(marl_rec::numbered_id("i", static_cast<std::size_t>(i)), v[i]);
   const std::vector<std::size_t> items{0, 1, 2, 3};
   const std::vector<float> relevance{1.0f, 1.0f, 1.0f, 0.0f};
   mr::MultiObjective<mr::Weighted<mr::Relevance>, mr::Weighted<mr::Diversity>> mo;
@@ -256,4 +256,31 @@ TEST_CASE("MultiObjective::rank_pareto: a list-dependent objective acts within a
   CHECK(summary.hypervolume_front == doctest::Approx(1.0).epsilon(1e-12));
   CHECK(summary.hypervolume_list == doctest::Approx(1.0).epsilon(1e-12));
   CHECK(summary.first_front == std::vector<std::size_t>{0, 1, 2});
+}
+
+TEST_CASE("MultiObjective::rank_pareto: a summary beyond the hypervolume limits fails before choosing") {
+  // 4 objectives (limit 3000 points) and 3001 mutually non-dominated candidates: value
+  // (i, n - i, i, n - i) / n for candidate i, so every candidate is in the first front.
+  const std::size_t n = 3001;
+  std::vector<std::size_t> items(n);
+  std::vector<float> relevance(n, 1.0f);
+  Fixed a, b;
+  for (std::size_t i = 0; i < n; ++i) {
+    items[i] = i;
+    a.values.push_back(static_cast<double>(i) / static_cast<double>(n));
+    b.values.push_back(static_cast<double>(n - i) / static_cast<double>(n));
+  }
+  mr::MultiObjective<mr::Weighted<Fixed>, mr::Weighted<Fixed>, mr::Weighted<Fixed>, mr::Weighted<Fixed>> ranking{a, b, a,
+                                                                                                              b};
+  mr::RankedList list;
+  mr::ParetoSummary summary;
+  OnePerGroup rule{std::vector<int>(n, 0)};
+  CHECK_THROWS_WITH_AS(ranking.rank_pareto({.items = items, .relevance = relevance}, 5, list, &summary, rule),
+                       "MultiObjective::rank_pareto: the first front (3001 candidates) or the list (5 items) exceeds "
+                       "the 3000 points an exact hypervolume in 4 objectives allows; rank without a summary",
+                       mr::Error);
+  CHECK(rule.used.empty());  // nothing was chosen
+  // Without a summary, the same ranking works.
+  ranking.rank_pareto({.items = items, .relevance = relevance}, 5, list);
+  CHECK(list.size() == 5);
 }

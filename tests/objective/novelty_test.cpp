@@ -20,7 +20,7 @@ mr::Catalog popular(const std::vector<float>& popularity) {
   mr::Catalog c(1);
   const std::vector<float> v{1.0f};
   for (std::size_t i = 0; i < popularity.size(); ++i) {
-    c.add("i" + std::to_string(i), v, {.popularity = popularity[i]});
+    c.add(marl_rec::numbered_id("i", static_cast<std::size_t>(i)), v, {.popularity = popularity[i]});
   }
   return c;
 }

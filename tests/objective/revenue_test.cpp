@@ -20,7 +20,7 @@ namespace {
 mr::Catalog priced(const std::vector<float>& prices) {
   mr::Catalog c(1);
   const std::vector<float> v{1.0f};
-  for (std::size_t i = 0; i < prices.size(); ++i) c.add("i" + std::to_string(i), v, {.price = prices[i]});
+  for (std::size_t i = 0; i < prices.size(); ++i) c.add(marl_rec::numbered_id("i", static_cast<std::size_t>(i)), v, {.price = prices[i]});
   return c;
 }
 

@@ -193,8 +193,10 @@ class Agent {
   /// learned from — feedback naming one is an Error, and on expiry the default reward goes to the
   /// shown positions only. Positions keep their numbers. A decision can be narrowed again, never
   /// widened. Throws marl_rec::Error, changing nothing, when the id was never issued, the decision
-  /// is no longer open (answered or expired), or a position is out of range, repeated, or already
-  /// hidden by an earlier call. Does not allocate.
+  /// is no longer open (answered, or marked expired by eviction or a time-to-live sweep), or a
+  /// position is out of range, repeated, or already hidden by an earlier call. The clock is not
+  /// read: a decision past its time-to-live that no sweep has marked yet can still be narrowed
+  /// (which only decides where its default reward goes when the sweep comes). Does not allocate.
   void set_shown(std::uint64_t id, std::span<const std::size_t> positions) {
     check_issued("Agent::set_shown", id);
     Pending& slot = slot_of(id);

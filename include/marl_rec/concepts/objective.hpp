@@ -24,7 +24,8 @@ namespace marl_rec {
 /// - `select(position)` tells the objective that candidate `position` joined the list.
 /// - `list_dependent` is true when value() depends on the selected items (diversity, calibration,
 ///   fairness within the list), false when it is fixed from prepare() on.
-/// - `name()` is a short lowercase identifier ("relevance"), with static storage.
+/// - `name()` is a short lowercase identifier ("relevance") returned as a std::string_view into
+///   static storage (explanations and slates keep it): a string literal.
 /// - Deterministic; not thread-safe (an objective keeps per-ranking scratch).
 template <class O>
 concept Objective = requires(O& objective, const O& prepared, const RankingInput& input,
@@ -32,7 +33,7 @@ concept Objective = requires(O& objective, const O& prepared, const RankingInput
   objective.prepare(input);
   { prepared.value(position) } -> std::convertible_to<double>;
   objective.select(position);
-  { prepared.name() } -> std::convertible_to<std::string_view>;
+  { prepared.name() } -> std::same_as<std::string_view>;
   { O::list_dependent } -> std::convertible_to<bool>;
 };
 

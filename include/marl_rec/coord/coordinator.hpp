@@ -72,12 +72,18 @@ struct CoordinatorCounters {
 ///   time-to-live), is late. A page id never issued, a slot not on the page, a reward that is not
 ///   finite (alone or summed under an agent's reward weights), or a policy's credit naming a
 ///   position its agent did not show are Errors, and then no agent learns anything: everything is
-///   checked before the first agent learns. If an agent's model throws while learning, the page
-///   counts as answered (as in Agent).
-/// - If recommend throws (a policy error, an agent's error), the proposals already made are
-///   withdrawn (narrowed to nothing: they expire teaching nothing) and no page is issued.
-/// - After each page is served, `objectives.record(slate.items, catalog)` tells the objectives
+///   checked before the first agent learns. What cannot be checked ahead is an agent's own
+///   failure while learning — its model throwing, its clock returning NaN — and then, as in
+///   Agent, the page counts as answered, the agents before it having learned.
+/// - Agents learn each page as a terminal step: a SequentialModel (e.g. LinearQ with γ > 0) gets
+///   no bootstrapped next state through a Coordinator.
+/// - If recommend throws (a policy error, an agent's error, an objective failing to record the
+///   page), the proposals already made are withdrawn (narrowed to nothing: they expire teaching
+///   nothing) and no page is issued.
+/// - Before each page is issued, `objectives.record(slate.items, catalog)` tells the objectives
 ///   that remember what was shown (e.g. exposure fairness).
+/// - Copying a coordinator copies its agents; agents over a Shared<M> model (SharedModel) then
+///   share that model with the copy.
 /// - Not thread-safe: one thread recommends and learns (as with Agent). After warm-up (every ring
 ///   slot used once, same page shapes) recommend into a reused Slate does not allocate, unless
 ///   an agent, the policy or an objective does.
@@ -156,6 +162,10 @@ class Coordinator {
       return LearnStatus::expired;
     }
     if (page.answered) {
+      if (page.late) {
+        ++counters_.late;
+        return LearnStatus::expired;
+      }
       ++counters_.duplicates;
       return LearnStatus::duplicate;
     }
@@ -191,8 +201,17 @@ class Coordinator {
       ++counters_.duplicates;
       return LearnStatus::duplicate;
     }
+    page.late = true;
     ++counters_.late;
     return LearnStatus::expired;
+  }
+
+  /// Calls f(agent I) with write access to it (e.g. to load a checkpoint into its model with
+  /// Agent::with_model, or to set its clock), and returns what f returns. The agent must stay
+  /// usable: its pending decisions belong to pages this coordinator still remembers.
+  template <std::size_t I, class F>
+  decltype(auto) with_agent(F&& f) {
+    return std::forward<F>(f)(std::get<I>(agents_));
   }
 
   /// Agent I.
@@ -223,6 +242,8 @@ class Coordinator {
   struct PendingPage {
     std::uint64_t id = 0;  // 0: never used
     bool answered = false;
+    // Answered too late (every agent's decision had expired): a retry is late again.
+    bool late = false;
     std::vector<std::size_t> agents;
     std::vector<std::size_t> positions;
     std::vector<std::size_t> items;
@@ -256,6 +277,8 @@ class Coordinator {
         }
         detail::visit_at(agents_, a, [&](auto& agent) { agent.set_shown(decisions_[a].id, shown_); });
       }
+      // Before the page is issued: if an objective fails to record it, no page exists.
+      objectives.record(std::span<const std::size_t>(out.items), catalog_);
     } catch (...) {
       withdraw();
       out.id = 0;
@@ -266,6 +289,7 @@ class Coordinator {
     if (p.id != 0 && !p.answered) ++counters_.evicted;
     p.id = id;
     p.answered = false;
+    p.late = false;
     copy_into(p.agents, std::span<const std::size_t>(out.agents));
     copy_into(p.positions, std::span<const std::size_t>(positions_));
     copy_into(p.items, std::span<const std::size_t>(out.items));
@@ -276,7 +300,6 @@ class Coordinator {
     for (std::size_t a = 0; a < agent_count; ++a) p.decisions[a] = decisions_[a].id;
     out.id = id;
     ++counters_.pages;
-    objectives.record(std::span<const std::size_t>(out.items), catalog_);
   }
 
   // After a failed assembly: every decision made for the page shows nothing (best effort: an

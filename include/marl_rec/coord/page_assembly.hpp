@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -56,13 +58,15 @@ template <class A>
 concept CoordinatedAgent = detail::IsAgent<A>::value;
 
 /// The objectives a page is re-ranked with: a MultiObjective<...> (or any type with the same
-/// rank / record / names interface).
+/// rank / record / names interface; names() gives a range of std::string_view into storage that
+/// outlives the objectives, since slates keep them).
 template <class O>
 concept PageObjectives = requires(O& objectives, const RankingInput& input, std::size_t k, RankedList& out,
                                   std::span<const std::size_t> items, const Catalog& catalog) {
   objectives.rank(input, k, out);
   objectives.record(items, catalog);
-  objectives.names();
+  { *std::begin(objectives.names()) } -> std::convertible_to<std::string_view>;
+  requires !std::is_same_v<std::remove_cvref_t<decltype(*std::begin(objectives.names()))>, std::string>;
 };
 
 /// One page being assembled by a coordination policy (see CoordinationPolicy): the request

@@ -149,6 +149,9 @@ class SlotAuction {
   /// comment; ε = min_no_action). 0 when the agent holds every slot.
   template <class... Agents>
   static double switch_probability(const PageCredit<Agents...>& page, std::size_t agent, double min_no_action) {
+    marl_rec::detail::require(min_no_action > 0.0 && min_no_action <= 1.0, [&] {
+      return "SlotAuction::switch_probability: min_no_action " + std::to_string(min_no_action) + " is not in (0, 1]";
+    });
     double all = 0.0;
     double others = 0.0;
     for (std::size_t s = 0; s < page.size(); ++s) {

@@ -178,16 +178,17 @@ class MultiObjective {
   /// (contributions summing exactly to its score, as in rank()) and its front in `out.fronts`.
   ///
   /// Every objective takes part in the dominance comparison, including one whose weight is 0: the
-  /// weights only order the candidates within a front. A list-dependent objective's empty-list
-  /// value is the same for every candidate in the objectives shipped (Diversity: 1), so it does
-  /// not change the fronts; it acts through the greedy choice within each front.
+  /// weights only order the candidates within a front. Diversity's empty-list value is 1 for
+  /// every candidate, so it does not change the fronts and acts only through the greedy choice
+  /// within each front; Calibration's and ExposureFairness's empty-list values differ between
+  /// candidates (history, past exposure), so they shape the fronts too.
   ///
   /// Eligible: relevance not NaN and no objective value NaN at the empty list (the others are
   /// never chosen; their front is ParetoSummary::not_ranked). When `summary` is not null it
   /// receives every candidate's front, the first front, and the hypervolumes of the first front
   /// (values at the empty list) and of the chosen list (values when chosen), reference point 0
-  /// (hypervolume() limits apply: Error beyond them, e.g. a first front of more than 150
-  /// candidates with 6 objectives).
+  /// (hypervolume() limits apply: with a summary, a first front or a list beyond them — e.g. more
+  /// than 150 candidates with 6 objectives — is an Error raised before anything is chosen).
   ///
   /// Throws Error when input.relevance and input.items differ in size, or an objective rejects
   /// the input. After a first call of the same size, allocates nothing (scratch is kept in the
@@ -220,6 +221,22 @@ class MultiObjective {
     }
     const std::size_t eligible = pareto_positions_.size();
     non_dominated_sort(pareto_values_, eligible, size, pareto_front_);
+    if (summary != nullptr) {
+      // The hypervolumes' limits, checked before anything is chosen (so a summary that cannot be
+      // computed fails the call before it changes the rule or the objectives' list state).
+      marl_rec::detail::require(size <= hypervolume_max_objectives, [&] {
+        return "MultiObjective::rank_pareto: a summary's hypervolume is limited to " +
+               std::to_string(hypervolume_max_objectives) + " objectives, not " + std::to_string(size);
+      });
+      std::size_t front0 = 0;
+      for (std::size_t r = 0; r < eligible; ++r) front0 += pareto_front_[r] == 0 ? 1 : 0;
+      const std::size_t limit = hypervolume_max_points[std::min(size, hypervolume_max_objectives)];
+      marl_rec::detail::require(front0 <= limit && std::min(k, eligible) <= limit, [&] {
+        return "MultiObjective::rank_pareto: the first front (" + std::to_string(front0) + " candidates) or the list (" +
+               std::to_string(std::min(k, eligible)) + " items) exceeds the " + std::to_string(limit) +
+               " points an exact hypervolume in " + std::to_string(size) + " objectives allows; rank without a summary";
+      });
+    }
     // The greedy choice, over the rows not yet taken (remaining_ holds row indices here).
     remaining_.clear();
     for (std::size_t r = 0; r < eligible; ++r) remaining_.push_back(r);
