@@ -18,13 +18,7 @@ using mr::test::ToyModel;
 
 namespace {
 
-ToyModel toy(std::size_t n) {
-  ToyModel m;
-  for (std::size_t i = 0; i < n; ++i) m.means.push_back(static_cast<float>(i));  // best: n-1
-  m.bonus.assign(n, 0.0f);
-  m.sd.assign(n, 0.0f);
-  return m;
-}
+ToyModel toy(std::size_t n) { return mr::test::ranked_toy(n); }  // best: n-1
 
 // A clock the test moves by hand.
 struct ManualClock {

@@ -39,14 +39,8 @@ mr::Catalog catalog_of(std::size_t n) {
   return catalog;
 }
 
-// Item i scores means[i] (default: i / 100, so higher items are better).
-ToyModel toy(std::size_t n) {
-  ToyModel m;
-  for (std::size_t i = 0; i < n; ++i) m.means.push_back(static_cast<float>(i) / 100.0f);
-  m.bonus.assign(n, 0.0f);
-  m.sd.assign(n, 0.0f);
-  return m;
-}
+// Item i scores i / 100 (higher items are better).
+ToyModel toy(std::size_t n) { return mr::test::ranked_toy(n, 100.0f); }
 
 struct ManualClock {
   double now = 0.0;

@@ -24,13 +24,7 @@ using ByRelevance = mr::MultiObjective<mr::Weighted<mr::Relevance>>;
 using ToyAgent = mr::Agent<ToyModel, mr::Greedy>;
 
 // Items 0..n-1, item i scoring i / 100 for every agent (higher is better).
-ToyModel toy(std::size_t n) {
-  ToyModel m;
-  for (std::size_t i = 0; i < n; ++i) m.means.push_back(static_cast<float>(i) / 100.0f);
-  m.bonus.assign(n, 0.0f);
-  m.sd.assign(n, 0.0f);
-  return m;
-}
+ToyModel toy(std::size_t n) { return mr::test::ranked_toy(n, 100.0f); }
 
 // Item i's vector points at (i mod 4) · 30 degrees.
 mr::Catalog catalog_of(std::size_t n) {

@@ -29,13 +29,7 @@ namespace {
 
 using ByRelevance = mr::MultiObjective<mr::Weighted<mr::Relevance>>;
 
-ToyModel toy(std::size_t n) {
-  ToyModel m;
-  for (std::size_t i = 0; i < n; ++i) m.means.push_back(static_cast<float>(i) / 100.0f);
-  m.bonus.assign(n, 0.0f);
-  m.sd.assign(n, 0.0f);
-  return m;
-}
+ToyModel toy(std::size_t n) { return mr::test::ranked_toy(n, 100.0f); }
 
 // Six items in 3 dimensions and a user, for the linear models.
 struct Small {

@@ -74,6 +74,16 @@ struct ToyModel {
   }
 };
 
+/// A ToyModel of n items where item i scores i / divisor (so higher items are better), without
+/// bonus or posterior spread.
+inline ToyModel ranked_toy(std::size_t n, float divisor = 1.0f) {
+  ToyModel m;
+  for (std::size_t i = 0; i < n; ++i) m.means.push_back(static_cast<float>(i) / divisor);
+  m.bonus.assign(n, 0.0f);
+  m.sd.assign(n, 0.0f);
+  return m;
+}
+
 static_assert(SequentialModel<ToyModel>);
 static_assert(UncertainModel<ToyModel>);
 static_assert(SamplingModel<ToyModel>);
