@@ -1,9 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <ratio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,12 +15,16 @@
 #include "marl_rec/coord/coordinator.hpp"
 #include "marl_rec/coord/independent.hpp"
 #include "marl_rec/coord/slot_auction.hpp"
+#include "marl_rec/explore/epsilon_greedy.hpp"
 #include "marl_rec/explore/greedy.hpp"
 #include "marl_rec/explore/softmax.hpp"
 #include "marl_rec/models/lin_thompson.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
+#include "marl_rec/models/linear_q.hpp"
+#include "marl_rec/objective/diversity.hpp"
 #include "marl_rec/objective/multi_objective.hpp"
 #include "marl_rec/objective/relevance.hpp"
+#include "marl_rec/objective/revenue.hpp"
 #include "support/errors.hpp"
 #include "support/toy_model.hpp"
 
@@ -343,4 +349,38 @@ TEST_CASE("Coordinator: heterogeneous agents, built as in the docs, learn from t
   page.agent<0>().model().score(context, mr::Candidates(p0), scores);
   CHECK(scores[0] > 0.5f);
   CHECK(scores[1] < 0.2f);
+}
+
+TEST_CASE("Coordinator: the docs/coordination.md snippets, as written") {
+  mr::Catalog catalog(2);
+  for (std::size_t i = 0; i < 30; ++i) {
+    catalog.add(mr::numbered_id("i", i), std::vector<float>{static_cast<float>(i % 3), 1.0f}, {.price = 1.0f});
+  }
+  using Ranking = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<7, 10>>,
+                                     mr::Weighted<mr::Revenue, std::ratio<2, 10>>,
+                                     mr::Weighted<mr::Diversity, std::ratio<1, 10>>>;
+  Ranking ranking;
+  ranking.set_weights(std::array{0.5, 0.4, 0.1});
+  using Seller = mr::Agent<mr::LinearQ, mr::EpsilonGreedy>;
+  const auto seller = [](std::uint64_t seed) {
+    return Seller{mr::LinearQ{{.features = mr::FeatureMap::cross, .gamma = 0.0f}},
+                  mr::EpsilonGreedy{{.epsilon = 0.1, .seed = seed}}};
+  };
+  mr::Coordinator page{catalog, mr::SlotAuction{{.quotas = {8, 8, 2}}}, seller(1), seller(2), seller(3)};
+  const std::vector<float> user{0.5f, 1.0f};
+  const mr::Context context{.features = user, .items = catalog.embeddings()};
+  std::vector<std::size_t> pool[3];
+  for (std::size_t i = 0; i < 30; ++i) pool[i % 3].push_back(i);
+  const std::vector<mr::Candidates> pools{mr::Candidates(pool[0]), mr::Candidates(pool[1]), mr::Candidates(pool[2])};
+  const mr::Slate slate = page.recommend(context, pools, /*slots=*/8, ranking);
+  REQUIRE(slate.size() == 8);
+  std::size_t ads = 0;
+  for (const std::size_t a : slate.agents) ads += a == 2 ? 1 : 0;
+  CHECK(ads <= 2);
+  for (std::size_t s = 0; s < slate.size(); ++s) {
+    double sum = 0.0;
+    for (const double c : slate.explanation.of(s)) sum += c;
+    CHECK(sum == slate.scores[s]);
+  }
+  CHECK(page.learn(slate.id, mr::Feedback{.clicked = {2}, .purchased = {2}}) == mr::LearnStatus::learned);
 }
