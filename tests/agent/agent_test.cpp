@@ -37,7 +37,7 @@ GreedyAgent make_agent(mr::AgentConfig config, ManualClock& clock, std::size_t i
 
 static_assert(std::is_same_v<mr::Agent<ToyModel>::explorer_type, mr::Thompson>);
 
-TEST_CASE("Agent: recommend issues increasing ids; learn turns events into per-item rewards") {
+TEST_CASE("Agent: recommend issues increasing ids, learn turns events into per-item rewards") {
   ManualClock clock;
   GreedyAgent agent = make_agent({.rewards = {.none = -0.1, .click = 1.0, .purchase = 4.0}}, clock);
   std::vector<float> features{1.0f, 2.0f};
@@ -176,7 +176,7 @@ TEST_CASE("Agent: the candidates are copied and the exclusion is honoured") {
   CHECK(agent.model().updates[1].item == 0);
 }
 
-TEST_CASE("Agent: rewards that overflow when summed are an error; a clock going back changes nothing") {
+TEST_CASE("Agent: rewards that overflow when summed are an error, a clock going back changes nothing") {
   ManualClock clock;
   GreedyAgent agent = make_agent({.time_to_live = 10.0}, clock);
   const auto id = agent.recommend(mr::Context{}, mr::Candidates::all(6), 2).id;
@@ -313,7 +313,7 @@ TEST_CASE("Agent::set_shown: a sequential model learns the transition for the sh
   CHECK(agent.model().updates[0].bootstrapped);
 }
 
-TEST_CASE("Agent::with_model changes the model between decisions; pending decisions still learn") {
+TEST_CASE("Agent::with_model changes the model between decisions, pending decisions still learn") {
   ManualClock clock;
   GreedyAgent agent = make_agent({}, clock);
   const std::vector<float> features{1.0f};

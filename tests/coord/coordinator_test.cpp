@@ -286,7 +286,7 @@ TEST_CASE("Coordinator: a failed assembly withdraws the proposals and issues no 
         "Coordinator::recommend: slots must be at least 1");
 }
 
-TEST_CASE("Coordinator: the slate's explanation rows sum to its scores; objectives record the page") {
+TEST_CASE("Coordinator: the slate's explanation rows sum to its scores, objectives record the page") {
   using Two = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<7, 10>>, mr::Weighted<Recorder, std::ratio<3, 10>>>;
   const mr::Catalog catalog = catalog_of(30);
   ManualClock clock;

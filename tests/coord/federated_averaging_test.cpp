@@ -337,7 +337,7 @@ TEST_CASE("FederatedAveraging: the same seed gives the same parameters, another 
   CHECK_FALSE(same_bits(a, c));
 }
 
-TEST_CASE("FederatedAveraging: save / load continues exactly; bad streams are errors") {
+TEST_CASE("FederatedAveraging: save / load continues exactly, bad streams are errors") {
   marl_rec::Rng rng(3);
   std::vector<VectorModel> models(2, VectorModel(random_vector(30, rng)));
   FederatedAveraging::Config config = private_config(0.8, 1.1, 9);
@@ -473,7 +473,7 @@ FedAgent fed_agent() {
 
 }  // namespace
 
-TEST_CASE("FederatedAveraging as a policy: each user's agent serves them; rounds average by pages learned") {
+TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds average by pages learned") {
   // 4 items in 2 dimensions; users carry 2 features.
   mr::Catalog catalog(2);
   const std::vector<std::vector<float>> vectors{{1, 0}, {0, 1}, {1, 1}, {1, -1}};

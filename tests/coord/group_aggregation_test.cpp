@@ -214,7 +214,7 @@ TEST_CASE("average, least misery and most pleasure on normalised scores") {
   }
 }
 
-TEST_CASE("member weights: a weighted mean; zero weight takes a member out of every rule") {
+TEST_CASE("member weights: a weighted mean, zero weight takes a member out of every rule") {
   const std::vector<double> weights{3.0, 1.0, 0.0};
   // average: (3A + B) / 4 = [.75 .25 .5 .625]
   const GroupList avg = aggregate(three, {.rule = GroupRule::average}, 10, weights);
@@ -470,7 +470,7 @@ TEST_CASE("least_satisfied: each pick leans towards the member the list serves l
   }
 }
 
-TEST_CASE("NaN vetoes an item for the whole group; scales use the eligible items only") {
+TEST_CASE("NaN vetoes an item for the whole group, scales use the eligible items only") {
   // A vetoes item 0. B's 10 there does not stretch B's scale: over items 1..3, B is [0 .5 1].
   const Scores s{{nan_score, 0, 4, 2}, {10, 1, 2, 3}};
   const GroupList g = aggregate(s, {.rule = GroupRule::average});

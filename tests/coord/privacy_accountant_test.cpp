@@ -91,7 +91,7 @@ TEST_CASE("RdpAccountant: epsilon grows with the steps and shrinks with the nois
   CHECK(marl_rec::gaussian_epsilon(1.0, 1e-7, 5) > marl_rec::gaussian_epsilon(1.0, 1e-5, 5));
 }
 
-TEST_CASE("RdpAccountant: composition adds RDP; heterogeneous noise") {
+TEST_CASE("RdpAccountant: composition adds RDP, heterogeneous noise") {
   RdpAccountant one_by_one, at_once;
   for (int i = 0; i < 5; ++i) one_by_one.add_gaussian(1.5);
   at_once.add_gaussian(1.5, 5);
@@ -107,7 +107,7 @@ TEST_CASE("RdpAccountant: composition adds RDP; heterogeneous noise") {
   CHECK(mixed.epsilon(1e-5) == doctest::Approx(equivalent.epsilon(1e-5)).epsilon(1e-12));
 }
 
-TEST_CASE("RdpAccountant: no step spends nothing; a step without noise spends infinitely much") {
+TEST_CASE("RdpAccountant: no step spends nothing, a step without noise spends infinitely much") {
   RdpAccountant a;
   CHECK(a.epsilon(1e-5) == 0.0);
   CHECK(std::isnan(a.optimal_order(1e-5)));
@@ -142,7 +142,7 @@ TEST_CASE("noise_multiplier_for calibrates z for a target and round-trips") {
         doctest::Approx(1.0).epsilon(1e-8));
 }
 
-TEST_CASE("RdpAccountant: save / load round trip; bad streams are errors") {
+TEST_CASE("RdpAccountant: save / load round trip, bad streams are errors") {
   RdpAccountant a;
   a.add_gaussian(0.7, 3);
   a.add_gaussian(2.0);

@@ -55,7 +55,7 @@ static_assert(!mr::SequentialModel<mr::Shared<mr::LinUcb>>);
 static_assert(std::is_same_v<mr::Agent<mr::Shared<mr::LinUcb>>::explorer_type, mr::Ucb>);
 static_assert(std::is_same_v<mr::Agent<mr::Shared<mr::LinThompson>>::explorer_type, mr::Thompson>);
 
-TEST_CASE("Shared: two agents over one model; an update through one is seen by the other") {
+TEST_CASE("Shared: two agents over one model, an update through one is seen by the other") {
   const Small world;
   const mr::Shared<mr::LinUcb> model(mr::LinUcb({.features = mr::FeatureMap::cross, .alpha = 0.5f}));
   mr::Agent<mr::Shared<mr::LinUcb>> first(model);

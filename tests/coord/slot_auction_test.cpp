@@ -172,7 +172,7 @@ TEST_CASE("SlotAuction: with list-independent objectives and partitioned pools, 
   }
 }
 
-TEST_CASE("SlotAuction: an agent at quota 0 is not asked; bad settings are errors") {
+TEST_CASE("SlotAuction: an agent at quota 0 is not asked, bad settings are errors") {
   mr::Rng rng(5);
   const mr::Catalog catalog = random_catalog(12, rng);
   mr::Coordinator page{catalog, mr::SlotAuction({.quotas = {2, 0}}), ToyAgent(random_toy(12, rng)),
@@ -274,7 +274,7 @@ TEST_CASE("SlotAuction: difference credit through the coordinator teaches the es
   CHECK(difference.agent<1>().model().updates[0].reward == doctest::Approx(0.0));
 }
 
-TEST_CASE("SlotAuction: the same seeds give the same pages and lessons; others differ") {
+TEST_CASE("SlotAuction: the same seeds give the same pages and lessons, others differ") {
   mr::Rng world(3);
   const mr::Catalog catalog = random_catalog(60, world);
   const ToyModel base = random_toy(60, world);

@@ -162,7 +162,7 @@ TEST_CASE("CachedEmbedder: the docs example compiles and behaves as its comments
   CHECK(docs_example() == 223);
 }
 
-TEST_CASE("CachedEmbedder satisfies Embedder and BatchEmbedder; it only wraps Embedders") {
+TEST_CASE("CachedEmbedder satisfies Embedder and BatchEmbedder, it only wraps Embedders") {
   static_assert(mr::Embedder<mr::CachedEmbedder<CountingEmbedder>>);
   static_assert(mr::BatchEmbedder<mr::CachedEmbedder<CountingEmbedder>>);
   static_assert(mr::BatchEmbedder<mr::CachedEmbedder<CountingBatchEmbedder>>);

@@ -72,7 +72,7 @@ std::size_t nonzeros(const std::vector<float>& v) {
 
 }  // namespace
 
-TEST_CASE("HashingEmbedder satisfies Embedder; near misses do not") {
+TEST_CASE("HashingEmbedder satisfies Embedder, near misses do not") {
   static_assert(mr::Embedder<mr::HashingEmbedder>);
   static_assert(!mr::Embedder<NoDim>);
   static_assert(!mr::Embedder<EmbedNotConst>);
@@ -127,7 +127,7 @@ TEST_CASE(
   CHECK(nonzeros(embed(words_only, "a")) == 1);
 }
 
-TEST_CASE("HashingEmbedder: deterministic; case and punctuation do not matter; the seed does") {
+TEST_CASE("HashingEmbedder: deterministic, case and punctuation do not matter, the seed does") {
   const mr::HashingEmbedder a, b;
   const std::string text = "Stainless steel water bottle (750 ml), keeps drinks cold for 24 hours";
   CHECK(embed(a, text) == embed(b, text));
@@ -303,7 +303,7 @@ TEST_CASE(
         "'caf\\xC3'");
 }
 
-TEST_CASE("HashingEmbedder::embed: errors name the problem and quote the text; out is left alone") {
+TEST_CASE("HashingEmbedder::embed: errors name the problem and quote the text, out is left alone") {
   const mr::HashingEmbedder e;
   std::vector<float> out(256, 7.0f);
   CHECK(error_of([&] { e.embed("", out); }) ==

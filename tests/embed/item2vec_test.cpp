@@ -117,7 +117,7 @@ TEST_CASE("Item2Vec: items' nearest neighbours are in their own cluster") {
   }
 }
 
-TEST_CASE("Item2Vec: normalized vectors are unit copies; items below min_count get none") {
+TEST_CASE("Item2Vec: normalized vectors are unit copies, items below min_count get none") {
   Sequences sessions = two_cluster_sessions(100, 6, 4);
   sessions.push_back({0, 61});  // item 61 occurs once; item 60 never
   Item2Vec model({.dim = 8, .epochs = 2, .min_count = 2});
@@ -165,7 +165,7 @@ TEST_CASE("Item2Vec trains on each user's items in time order, with the data's i
   CHECK(marl_rec::test::error_of([&] { (void)model.item_index("zz"); }) == "unknown item 'zz'");
 }
 
-TEST_CASE("Item2Vec::embedder: the unit vector of an item id; unknown ids are errors") {
+TEST_CASE("Item2Vec::embedder: the unit vector of an item id, unknown ids are errors") {
   marl_rec::Interactions data;
   marl_rec::Rng rng(5);
   for (std::size_t u = 0; u < 40; ++u) {

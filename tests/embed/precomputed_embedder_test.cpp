@@ -83,7 +83,7 @@ TEST_CASE("PrecomputedEmbedder: the docs example") {
   CHECK(docs_example(dir.path("items.npy"), ids) == std::vector<float>{0, 0, 1, 0});
 }
 
-TEST_CASE("PrecomputedEmbedder satisfies Embedder; near misses do not") {
+TEST_CASE("PrecomputedEmbedder satisfies Embedder, near misses do not") {
   static_assert(mr::Embedder<PrecomputedEmbedder>);
   static_assert(!mr::BatchEmbedder<PrecomputedEmbedder>);  // embed_batch goes one id at a time
   static_assert(!mr::Embedder<EmbedNotConst>);
@@ -91,7 +91,7 @@ TEST_CASE("PrecomputedEmbedder satisfies Embedder; near misses do not") {
   static_assert(std::is_copy_constructible_v<PrecomputedEmbedder>);
 }
 
-TEST_CASE("PrecomputedEmbedder::from_npy: a NumPy file and an ids file; rows normalised") {
+TEST_CASE("PrecomputedEmbedder::from_npy: a NumPy file and an ids file, rows normalised") {
   const PrecomputedEmbedder e =
       PrecomputedEmbedder::from_npy(data_dir + "f4.npy", data_dir + "ids.txt");
   CHECK(e.dim() == 4);

@@ -13,7 +13,7 @@ namespace embed = marl_rec::embed;
 using marl_rec::test::error_of;
 using Words = std::vector<std::string>;
 
-TEST_CASE("fnv1a64: the published FNV-1a test vectors; mix64 is a bijection that moves every bit") {
+TEST_CASE("fnv1a64: the published FNV-1a test vectors, mix64 is a bijection that moves every bit") {
   // From the FNV reference (isthe.com/chongo/tech/comp/fnv): pinned so a change is caught.
   static_assert(embed::fnv1a64("") == 0xCBF29CE484222325ull);
   static_assert(embed::fnv1a64("a") == 0xAF63DC4C8601EC8Cull);

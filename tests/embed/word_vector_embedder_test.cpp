@@ -192,7 +192,7 @@ TEST_CASE(
   CHECK(cut.weight(0) == e.weight(0));
 }
 
-TEST_CASE("WordVectorEmbedder::set_word_counts: p = count / total; words without a count weigh 1") {
+TEST_CASE("WordVectorEmbedder::set_word_counts: p = count / total, words without a count weigh 1") {
   Wv e = load_binary(binary_file(three, 2), {.oov = Wv::Oov::skip, .sif_a = 0.25});
   // total 4 (the 'other' word has no vector but is part of the corpus): p(x) = 0.5, p(y) = 0.25.
   const std::vector<Wv::WordCount> counts = {{"x", 2.0}, {"y", 1.0}, {"other", 1.0}};
@@ -319,7 +319,7 @@ TEST_CASE(
         cos("the cat and the dog", "the red truck") + 0.3);
 }
 
-TEST_CASE("WordVectorEmbedder::embed: errors name the problem; out is left alone") {
+TEST_CASE("WordVectorEmbedder::embed: errors name the problem, out is left alone") {
   const Wv e = Wv::load_text(data_dir + "words.vec");
   std::vector<float> out(4, 7.0f);
   CHECK(error_of([&] { e.embed("", out); }) ==
@@ -381,7 +381,7 @@ TEST_CASE("WordVectorEmbedder::load_text: malformed files are refused with file,
         data_dir + "missing.vec: cannot open");
 }
 
-TEST_CASE("WordVectorEmbedder::load_text: CRLF, tabs, trailing spaces, blank lines; max_words") {
+TEST_CASE("WordVectorEmbedder::load_text: CRLF, tabs, trailing spaces, blank lines, max_words") {
   const Wv e = load_text("3 2\r\na\t1 2 \r\n\r\nb 3 4\r\nc 5 6\r\n");
   CHECK(e.vocabulary_size() == 3);
   CHECK(e.vector(2)[1] == 6.0f);

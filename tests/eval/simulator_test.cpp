@@ -126,7 +126,7 @@ TEST_CASE("Simulator: the world: a catalog clustered by category, users with lat
   CHECK(sim.affinity(3, 7) == doctest::Approx(mr::simd::dot(sim.latent(3), catalog.vector(7))).epsilon(1e-6));
 }
 
-TEST_CASE("Simulator: same config and calls, same everything; another seed, another world") {
+TEST_CASE("Simulator: same config and calls, same everything, another seed, another world") {
   const SimulatorConfig config{.users = 200, .items = 120, .seed = 7};
   Simulator a(config), b(config);
   SimulationLog log_a(a), log_b(b);

@@ -198,7 +198,7 @@ TEST_CASE("Softmax: infinite scores, exclusions, and settings") {
   CHECK_THROWS_AS(mr::Softmax({.temperature = -1.0}), mr::Error);
 }
 
-TEST_CASE("Thompson: ranks by a posterior draw; estimated propensities track the frequencies") {
+TEST_CASE("Thompson: ranks by a posterior draw, estimated propensities track the frequencies") {
   ToyModel m = toy({0.0f, 0.3f, 0.6f});
   m.sd = {0.5f, 0.5f, 0.5f};
   mr::Thompson explorer({.propensity_draws = 200, .seed = 9});

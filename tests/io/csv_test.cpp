@@ -117,7 +117,7 @@ TEST_CASE(
   CHECK(read_all(text) == written);
 }
 
-TEST_CASE("CsvReader: a UTF-8 byte order mark is skipped at the start only; UTF-8 text passes") {
+TEST_CASE("CsvReader: a UTF-8 byte order mark is skipped at the start only, UTF-8 text passes") {
   const Records r = read_all(
       "\xEF\xBB\xBFid,name\n1,caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC "
       "\xF0\x9F\x98\x80\n\xEF\xBB\xBFx,y");
@@ -133,7 +133,7 @@ TEST_CASE("CsvReader: a UTF-8 byte order mark is skipped at the start only; UTF-
                        mr::Error);
 }
 
-TEST_CASE("CsvReader: another delimiter; a delimiter that cannot work is refused") {
+TEST_CASE("CsvReader: another delimiter, a delimiter that cannot work is refused") {
   const Records r = read_all("a;\"b;c\";1,5\n", {.delimiter = ';'});
   REQUIRE(r.size() == 1);
   CHECK(r[0] == std::vector<std::string>{"a", "b;c", "1,5"});

@@ -229,7 +229,7 @@ TEST_CASE("read_interactions_csv: another delimiter, and a file path (CRLF, quot
         "/nonexistent/ratings.csv: cannot open: no such file");
 }
 
-TEST_CASE("read_user_list: a user_id column or the first column; repeats kept once, in order") {
+TEST_CASE("read_user_list: a user_id column or the first column, repeats kept once, in order") {
   io::ReadReport report;
   const std::string path = MARL_REC_TEST_DATA_DIR "/io/users.csv";
   CHECK(io::read_user_list(path, &report) == std::vector<std::string>{"u2", "u1", "u3"});
@@ -295,7 +295,7 @@ TEST_CASE("interactions written by write_interactions_csv read back identically"
   }
 }
 
-TEST_CASE("headers of common data sets are recognised; a file without one gets a note") {
+TEST_CASE("headers of common data sets are recognised, a file without one gets a note") {
   io::ReadReport report;
   const mr::Interactions movielens = read("userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n", {}, &report);
   REQUIRE(movielens.size() == 1);

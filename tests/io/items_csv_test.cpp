@@ -75,7 +75,7 @@ TEST_CASE("read_items_csv: bad rows and duplicate ids name the file, line and co
         "/nonexistent/items.csv: cannot open: no such file");
 }
 
-TEST_CASE("read_items_csv: skip_bad_rows counts the skipped rows; duplicates still throw") {
+TEST_CASE("read_items_csv: skip_bad_rows counts the skipped rows, duplicates still throw") {
   io::ReadReport report;
   const std::vector<io::ItemRecord> items =
       read("item_id,title,price\na,A,1\nb,B,-2\nc,C\n,D,1\ne,E,x\nf,F,3\n", {.skip_bad_rows = true},

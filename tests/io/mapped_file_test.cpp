@@ -19,7 +19,7 @@ std::string_view text(const io::MappedFile& f) {
 }
 }  // namespace
 
-TEST_CASE("MappedFile: the bytes of a file, page-aligned; move-only") {
+TEST_CASE("MappedFile: the bytes of a file, page-aligned, move-only") {
   marl_rec::test::TempDir dir;
   const std::string path = dir.write("a.bin", std::string_view("hello\0world", 11));
   io::MappedFile f(path);
@@ -43,7 +43,7 @@ TEST_CASE("MappedFile: the bytes of a file, page-aligned; move-only") {
   static_assert(std::is_nothrow_move_constructible_v<io::MappedFile>);
 }
 
-TEST_CASE("MappedFile: an empty file maps to nothing; failures name the path and the reason") {
+TEST_CASE("MappedFile: an empty file maps to nothing, failures name the path and the reason") {
   marl_rec::test::TempDir dir;
   const io::MappedFile empty(dir.write("empty", std::string_view()));
   CHECK(empty.empty());

@@ -182,7 +182,7 @@ TEST_CASE("Ease B matches the dense inverse across several column blocks (600 it
   CHECK(zero_diagonal);
 }
 
-TEST_CASE("Ease scores: history equals the user with the same items; cold users get popularity") {
+TEST_CASE("Ease scores: history equals the user with the same items, cold users get popularity") {
   Ease model{{.lambda = 2.0f}};
   model.fit(small_data());
   const std::vector<float> u1 = user_scores(model, 0);  // items a, b, c

@@ -89,7 +89,7 @@ TEST_CASE("Item2VecRecommender recommends items of the user's own cluster") {
   }
 }
 
-TEST_CASE("Item2VecRecommender: deterministic; cold users get the popularity") {
+TEST_CASE("Item2VecRecommender: deterministic, cold users get the popularity") {
   marl_rec::Interactions train = two_cluster_data();
   // A user known to the id map but without training rows, and an item nobody has.
   train.users.intern("no_rows");

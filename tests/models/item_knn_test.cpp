@@ -172,7 +172,7 @@ TEST_CASE("ItemKnn's sparse counting matches a brute-force similarity on random 
   }
 }
 
-TEST_CASE("ItemKnn scores: sums of neighbourhoods; history equals the user with the same items") {
+TEST_CASE("ItemKnn scores: sums of neighbourhoods, history equals the user with the same items") {
   ItemKnn model{{.neighbours = 2, .shrink = 0.0f}};
   model.fit(hand_data());
   const double s6 = std::sqrt(6.0);
@@ -195,7 +195,7 @@ TEST_CASE("ItemKnn scores: sums of neighbourhoods; history equals the user with 
   CHECK(bit_identical(scores, {u3[2], u3[0]}));
 }
 
-TEST_CASE("ItemKnn update adds the item to the user's items; bad input changes nothing") {
+TEST_CASE("ItemKnn update adds the item to the user's items, bad input changes nothing") {
   ItemKnn model{{.neighbours = 2, .shrink = 0.0f}};
   model.fit(hand_data());
   const std::vector<float> u4 = user_scores(model, 3);  // item a

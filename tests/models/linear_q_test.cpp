@@ -430,7 +430,7 @@ TEST_CASE("LinearQ save/load round-trips bit-identically and rejects bad streams
   }
 }
 
-TEST_CASE("LinearQ: shared parameters are the weights; the round trip is exact") {
+TEST_CASE("LinearQ: shared parameters are the weights, the round trip is exact") {
   static_assert(marl_rec::FederatedModel<LinearQ>);
   LinearQ model({.features = FeatureMap::cross, .alpha = 0.05f, .replay_capacity = 4,
                  .replay_batch = 2, .seed = 5});

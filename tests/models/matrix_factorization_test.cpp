@@ -606,7 +606,7 @@ TEST_CASE(
   CHECK(scores_of(r, 0) == scores_of(b, 0));
 }
 
-TEST_CASE("MatrixFactorization: shared parameters are the item factors; the round trip is exact") {
+TEST_CASE("MatrixFactorization: shared parameters are the item factors, the round trip is exact") {
   static_assert(marl_rec::FederatedModel<MatrixFactorization>);
   for (Config c : {als_config(), bpr_config()}) {
     c.cosine = c.algorithm == Config::Algorithm::bpr;  // cover both scorings

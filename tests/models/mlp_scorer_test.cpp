@@ -240,7 +240,7 @@ TEST_CASE("MlpScorer: one update is one Adam step (checked by hand, two steps)")
   }
 }
 
-TEST_CASE("MlpScorer: rewards are clamped to [0, 1]; a reward inside is a soft label") {
+TEST_CASE("MlpScorer: rewards are clamped to [0, 1], a reward inside is a soft label") {
   const World world(1, 2, 3, 2, 41);
   const MlpScorer fresh({.hidden = {4}}, 2, 2);
   const auto after = [&](double reward) {
@@ -254,7 +254,7 @@ TEST_CASE("MlpScorer: rewards are clamped to [0, 1]; a reward inside is a soft l
   CHECK(after(0.3) != after(1.0));
 }
 
-TEST_CASE("MlpScorer learns XOR of a user feature and an item feature; a linear model cannot") {
+TEST_CASE("MlpScorer learns XOR of a user feature and an item feature, a linear model cannot") {
   // Users i = 16 u + a and items j = 16 v + b, with bits u, v in {0, 1}; the label of (i, j) is
   // u XOR v. A user's vector is [u, two N(0, 1) noise values, one-hot(i) over 32]; an item's is
   // [v, two noise values, one-hot(j)]. Held out: the pairs with (a + b) % 4 == 0 (a quarter). For
@@ -382,7 +382,7 @@ TEST_CASE("MlpScorer: a candidate's score does not depend on the other candidate
   }
 }
 
-TEST_CASE("MlpScorer: dimensions come from the first update; before it every score is 0.5") {
+TEST_CASE("MlpScorer: dimensions come from the first update, before it every score is 0.5") {
   const World world(2, 3, 5, 4, 71);
   MlpScorer model;
   CHECK_FALSE(model.initialized());
@@ -518,7 +518,7 @@ TEST_CASE("MlpScorer save/load: the loaded model scores bit-identically and trai
   CHECK(saved(wide_loaded) == saved(wide));
 }
 
-TEST_CASE("MlpScorer load: a truncated, corrupted or foreign stream is an Error; the model is kept") {
+TEST_CASE("MlpScorer load: a truncated, corrupted or foreign stream is an Error, the model is kept") {
   const World world(2, 3, 10, 2, 101);
   MlpScorer source({.hidden = {4}}, 3, 2);
   train_randomly(source, world, 2, 10, 1);
@@ -585,7 +585,7 @@ TEST_CASE("MlpScorer: concurrent scoring gives the serial scores") {
   CHECK(parallel == serial);
 }
 
-TEST_CASE("MlpScorer: shared parameters are every weight and bias; the round trip is exact") {
+TEST_CASE("MlpScorer: shared parameters are every weight and bias, the round trip is exact") {
   static_assert(marl_rec::FederatedModel<MlpScorer>);
   static_assert(!marl_rec::FederatedModel<MlpScorer64>);  // float only (a requires-clause)
   const World world(3, 4, 40, 5, 17);

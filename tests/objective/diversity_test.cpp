@@ -59,7 +59,7 @@ TEST_CASE("Diversity (embedding): 1 - max(0, max cosine to the chosen items), up
   for (std::size_t p = 0; p < items.size(); ++p) CHECK(d.value(p) == 1.0);
 }
 
-TEST_CASE("Diversity: the same item at two positions is a duplicate; values stay in [0, 1]") {
+TEST_CASE("Diversity: the same item at two positions is a duplicate, values stay in [0, 1]") {
   const mr::Catalog catalog = toy_catalog();
   const std::vector<std::size_t> items{1, 3, 1};
   mr::Diversity d;

@@ -95,7 +95,7 @@ TEST_CASE("ExposureFairness: decay forgets old pages") {
   CHECK(f.exposure_share("B") == doctest::Approx(1.0).epsilon(1e-12));
 }
 
-TEST_CASE("ExposureFairness: configured targets; a provider without one is worth 0") {
+TEST_CASE("ExposureFairness: configured targets, a provider without one is worth 0") {
   const mr::Catalog catalog = providers();
   mr::ExposureFairness f({.target_share = {{"A", 3.0}, {"B", 1.0}}});
   CHECK(f.target_share("A") == 0.75);

@@ -104,7 +104,7 @@ TEST_CASE("MultiObjective: weights from std::ratio and tag types, and their runt
   CHECK(mo.weights() == MO::default_weights());
 }
 
-TEST_CASE("MultiObjective::rank: greedy by the weighted sum; explanations sum to the scores exactly") {
+TEST_CASE("MultiObjective::rank: greedy by the weighted sum, explanations sum to the scores exactly") {
   using MO = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<1, 10>>, mr::Weighted<Fixed, std::ratio<7, 10>>>;
   const std::vector<std::size_t> items{0, 1, 2, 3, 4};
   const std::vector<float> relevance{0.0f, 1.0f, 0.5f, 0.25f, 0.75f};  // already in [0, 1]
@@ -130,7 +130,7 @@ TEST_CASE("MultiObjective::rank: greedy by the weighted sum; explanations sum to
         "MultiObjective::rank: 1 relevance scores for 5 candidates");
 }
 
-TEST_CASE("MultiObjective::rank: NaN relevance is never chosen; ties go to the lower position; rules apply") {
+TEST_CASE("MultiObjective::rank: NaN relevance is never chosen, ties go to the lower position, rules apply") {
   using MO = mr::MultiObjective<mr::Weighted<mr::Relevance>>;
   MO mo;
   const std::vector<std::size_t> items{5, 6, 7, 8, 9};

@@ -45,7 +45,7 @@ TEST_CASE("Novelty: smoothed self-information of the popularity, min-max normali
   CHECK(n.value(1) == doctest::Approx((raw(1) - raw(7)) / (raw(0) - raw(7))).epsilon(1e-12));
 }
 
-TEST_CASE("Novelty: equally popular candidates are all worth 1; a repeated item is consistent") {
+TEST_CASE("Novelty: equally popular candidates are all worth 1, a repeated item is consistent") {
   const mr::Catalog catalog = popular({5, 5, 9});
   const std::vector<std::size_t> same{0, 1, 0};
   mr::Novelty n;

@@ -56,7 +56,7 @@ TEST_CASE("Revenue: the given purchase probability takes precedence over relevan
   CHECK(r.value(3) == 1.0);
 }
 
-TEST_CASE("Revenue: NaN-relevance candidates are worth 0 and do not set the maximum; all 0 gives 0") {
+TEST_CASE("Revenue: NaN-relevance candidates are worth 0 and do not set the maximum, all 0 gives 0") {
   const mr::Catalog catalog = priced({10, 0, 5, 20});
   const std::vector<std::size_t> items{0, 1, 2, 3};
   const float nan = std::numeric_limits<float>::quiet_NaN();
