@@ -19,7 +19,7 @@
 //   since the last round. The user factors stay local. Each user is scored by their own agent's
 //   model; after the final round every agent holds the global item factors.
 // - Metrics: NDCG@10 and Precision@10 over every item, each user's training items excluded, for
-//   the users with test rows (eval::recommend_for_users + eval::evaluate).
+//   the users with test rows (eval::ranked_for_test_users + eval::evaluate).
 // - Hyper-parameters (factors, learning rate, regularisation, negatives, passes) are chosen for
 //   the CENTRAL model on validation by a coordinate search (each knob in turn from the best so
 //   far; the pass count read off the same run at 5 / 10 / 20 passes), and used unchanged for the
@@ -184,17 +184,7 @@ class AgentsRecommender {
 template <class Recommender>
 Figures evaluate(const Recommender& model, const mr::Interactions& train,
                  const mr::Interactions& test) {
-  std::vector<unsigned char> in_test(train.users.size(), 0);
-  for (const mr::Interaction& row : test.rows) in_test[row.user] = 1;
-  std::vector<std::size_t> users;
-  for (std::size_t u = 0; u < in_test.size(); ++u) {
-    if (in_test[u] != 0) users.push_back(u);
-  }
-  const auto recs = mr::eval::recommend_for_users(model, train, users, 10);
-  std::vector<std::vector<std::size_t>> ranked(train.users.size());
-  for (std::size_t i = 0; i < users.size(); ++i) {
-    for (const mr::ScoredItem& r : recs[i]) ranked[users[i]].push_back(r.index);
-  }
+  const auto ranked = mr::eval::ranked_for_test_users(model, train, test, 10);
   const mr::eval::MetricTable t = mr::eval::evaluate(ranked, test, train.items.size(), {.k = 10});
   return {t.at("ndcg@10"), t.at("precision@10")};
 }

@@ -175,17 +175,7 @@ Scores evaluate(Model& model, const mr::Interactions& train, const mr::Interacti
   model.fit(train);
   Scores s;
   s.fit_seconds = seconds_since(start);
-  std::vector<unsigned char> in_test(train.users.size(), 0);
-  for (const mr::Interaction& row : test.rows) in_test[row.user] = 1;
-  std::vector<std::size_t> users;
-  for (std::size_t u = 0; u < in_test.size(); ++u) {
-    if (in_test[u] != 0) users.push_back(u);
-  }
-  const auto recs = mr::eval::recommend_for_users(model, train, users, 20);
-  std::vector<std::vector<std::size_t>> ranked(train.users.size());
-  for (std::size_t i = 0; i < users.size(); ++i) {
-    for (const mr::ScoredItem& r : recs[i]) ranked[users[i]].push_back(r.index);
-  }
+  const auto ranked = mr::eval::ranked_for_test_users(model, train, test, 20);
   const std::size_t n_items = train.items.size();
   s.ndcg10 = mr::eval::evaluate(ranked, test, n_items, {.k = 10}).at("ndcg@10");
   s.recall20 = mr::eval::evaluate(ranked, test, n_items, {.k = 20}).at("recall@20");

@@ -34,3 +34,27 @@ TEST_CASE("recommend_for_users excludes each user's training items and serves un
   const std::vector<std::size_t> u1 = {0};
   CHECK(marl_rec::eval::recommend_for_users(model, train, u1, 10)[0].size() == 2);
 }
+
+TEST_CASE("ranked_for_test_users: the lists of the users with test rows, indexed by user") {
+  const auto train = marl_rec::test::interactions(
+      {{"u1", "a"}, {"u1", "b"}, {"u2", "b"}, {"u3", "b"}, {"u3", "c"}, {"u2", "c"}, {"u4", "d"}});
+  marl_rec::eval::AnyBatchRecommender model(marl_rec::MostPopular{});
+  model.fit(train);
+  marl_rec::Interactions test;
+  test.users = train.users;
+  test.items = train.items;
+  test.rows = {{.user = 3, .item = train.items.at("a")}, {.user = 0, .item = train.items.at("c")},
+               {.user = 3, .item = train.items.at("c")}};
+  const auto ranked = marl_rec::eval::ranked_for_test_users(model, train, test, 2);
+  REQUIRE(ranked.size() == train.users.size());
+  const std::vector<std::size_t> users = {0, 3};
+  const auto recs = marl_rec::eval::recommend_for_users(model, train, users, 2);
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    REQUIRE(ranked[users[i]].size() == recs[i].size());
+    for (std::size_t j = 0; j < recs[i].size(); ++j) CHECK(ranked[users[i]][j] == recs[i][j].index);
+  }
+  CHECK(ranked[1].empty());  // no test row
+  CHECK(ranked[2].empty());
+  test.rows.push_back({.user = 9, .item = 0});
+  CHECK_THROWS_AS(marl_rec::eval::ranked_for_test_users(model, train, test, 2), marl_rec::Error);
+}

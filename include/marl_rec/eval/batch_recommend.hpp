@@ -50,4 +50,27 @@ std::vector<std::vector<ScoredItem>> recommend_for_users(const R& model, const I
   return result;
 }
 
+/// The top-k item indices (as recommend_for_users ranks them) of every user with a row in `test`,
+/// indexed by user over `train`'s user map; users without a test row get an empty list. This is
+/// the input eval::evaluate takes. Throws Error when a test row's user is outside train's user map.
+template <BatchRecommender R>
+std::vector<std::vector<std::size_t>> ranked_for_test_users(const R& model, const Interactions& train,
+                                                            const Interactions& test, std::size_t k) {
+  std::vector<unsigned char> listed(train.users.size(), 0);
+  std::vector<std::size_t> users;
+  for (const Interaction& row : test.rows) {
+    marl_rec::detail::require(row.user < listed.size(),
+                              "ranked_for_test_users: a test row's user is outside the training user map");
+    if (listed[row.user] != 0) continue;
+    listed[row.user] = 1;
+    users.push_back(row.user);
+  }
+  const auto recs = recommend_for_users(model, train, users, k);
+  std::vector<std::vector<std::size_t>> ranked(train.users.size());
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    for (const ScoredItem& r : recs[i]) ranked[users[i]].push_back(r.index);
+  }
+  return ranked;
+}
+
 }  // namespace marl_rec::eval

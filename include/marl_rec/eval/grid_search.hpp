@@ -82,16 +82,6 @@ GridSearchResult grid_search(const Interactions& train, std::span<const Paramete
     return "eval::grid_search: the validation part is empty (" + std::to_string(train.size()) +
            " training rows; users need at least 2 rows each to give one to validation)";
   });
-  std::vector<std::size_t> users;
-  {
-    std::vector<bool> listed(train.users.size(), false);
-    for (const Interaction& row : split.test.rows) {
-      if (!listed[row.user]) {
-        listed[row.user] = true;
-        users.push_back(row.user);
-      }
-    }
-  }
   MetricOptions metric_options;
   metric_options.k = options.k;
   const std::string metric = "ndcg@" + std::to_string(options.k);
@@ -100,11 +90,7 @@ GridSearchResult grid_search(const Interactions& train, std::span<const Paramete
     auto model = make(set);
     static_assert(BatchRecommender<decltype(model)>, "grid_search: make must return a BatchRecommender");
     model.fit(split.train);
-    const auto recs = recommend_for_users(model, split.train, users, options.k);
-    std::vector<std::vector<std::size_t>> ranked(train.users.size());
-    for (std::size_t i = 0; i < users.size(); ++i) {
-      for (const ScoredItem& s : recs[i]) ranked[users[i]].push_back(s.index);
-    }
+    const auto ranked = ranked_for_test_users(model, split.train, split.test, options.k);
     const MetricTable table = evaluate(ranked, split.test, train.items.size(), metric_options);
     result.points.push_back({set, table.at(metric)});
     if (result.points.back().ndcg > result.points[result.best].ndcg) result.best = result.points.size() - 1;
