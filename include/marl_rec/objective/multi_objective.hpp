@@ -147,25 +147,9 @@ class MultiObjective {
     for (std::size_t p = 0; p < input.items.size(); ++p) {
       if (!std::isnan(input.relevance[p])) remaining_.push_back(p);
     }
-    while (out.positions.size() < k) {
-      std::size_t best_at = remaining_.size();
-      double best = -std::numeric_limits<double>::infinity();
-      for (std::size_t r = 0; r < remaining_.size(); ++r) {
-        const std::size_t p = remaining_[r];
-        if (!rule.allows(p)) continue;
-        const double total = total_of(p, std::make_index_sequence<size>{});
-        if (std::isnan(total)) continue;
-        if (best_at == remaining_.size() || total > best) {
-          best = total;
-          best_at = r;
-        }
-      }
-      if (best_at == remaining_.size()) break;
-      const std::size_t chosen = remaining_[best_at];
-      take(chosen, out, std::make_index_sequence<size>{});
-      rule.chosen(chosen);
-      remaining_.erase(remaining_.begin() + static_cast<std::ptrdiff_t>(best_at));
-    }
+    greedy(
+        k, out, rule, [](std::size_t p) { return p; }, [](std::size_t) { return std::size_t{0}; },
+        [](std::size_t, std::size_t) {});
   }
 
   /// Chooses up to k candidates of `input` into `out` front by front (Pareto mode). Right after
@@ -241,36 +225,17 @@ class MultiObjective {
     remaining_.clear();
     for (std::size_t r = 0; r < eligible; ++r) remaining_.push_back(r);
     list_values_.clear();
-    while (out.positions.size() < k) {
-      std::size_t best_at = remaining_.size();
-      double best = -std::numeric_limits<double>::infinity();
-      std::size_t best_front = 0;
-      for (std::size_t i = 0; i < remaining_.size(); ++i) {
-        const std::size_t r = remaining_[i];
-        const std::size_t front = pareto_front_[r];
-        if (best_at != remaining_.size() && front > best_front) continue;
-        const std::size_t p = pareto_positions_[r];
-        if (!rule.allows(p)) continue;
-        const double total = total_of(p, std::make_index_sequence<size>{});
-        if (std::isnan(total)) continue;
-        if (best_at == remaining_.size() || front < best_front || total > best) {
-          best = total;
-          best_at = i;
-          best_front = front;
-        }
-      }
-      if (best_at == remaining_.size()) break;
-      const std::size_t chosen = pareto_positions_[remaining_[best_at]];
-      if (summary != nullptr) {
-        const std::size_t at = list_values_.size();
-        list_values_.resize(at + size);
-        values_of(chosen, list_values_.data() + at, std::make_index_sequence<size>{});
-      }
-      take(chosen, out, std::make_index_sequence<size>{});
-      out.fronts.push_back(best_front);
-      rule.chosen(chosen);
-      remaining_.erase(remaining_.begin() + static_cast<std::ptrdiff_t>(best_at));
-    }
+    greedy(
+        k, out, rule, [&](std::size_t r) { return pareto_positions_[r]; },
+        [&](std::size_t r) { return pareto_front_[r]; },
+        [&](std::size_t chosen, std::size_t front) {
+          if (summary != nullptr) {
+            const std::size_t at = list_values_.size();
+            list_values_.resize(at + size);
+            values_of(chosen, list_values_.data() + at, std::make_index_sequence<size>{});
+          }
+          out.fronts.push_back(front);
+        });
     if (summary == nullptr) return;
     summary->front_of.assign(input.items.size(), ParetoSummary::not_ranked);
     summary->first_front.clear();
@@ -304,6 +269,40 @@ class MultiObjective {
   }
 
  private:
+  // The greedy loop of rank() and rank_pareto(), over remaining_ (entries e; candidate
+  // position_of(e), front front_of(e)): each step takes, among the entries the rule allows, one
+  // of the lowest front and within it the highest weighted sum (ties: the earlier entry).
+  // before_take(position, front) runs just before the chosen candidate is taken (so it sees the
+  // values the candidate was chosen with).
+  template <class Rule, class PositionOf, class FrontOf, class BeforeTake>
+  void greedy(std::size_t k, RankedList& out, Rule& rule, PositionOf position_of, FrontOf front_of,
+              BeforeTake before_take) {
+    while (out.positions.size() < k) {
+      std::size_t best_at = remaining_.size();
+      double best = -std::numeric_limits<double>::infinity();
+      std::size_t best_front = 0;
+      for (std::size_t i = 0; i < remaining_.size(); ++i) {
+        const std::size_t front = front_of(remaining_[i]);
+        if (best_at != remaining_.size() && front > best_front) continue;
+        const std::size_t p = position_of(remaining_[i]);
+        if (!rule.allows(p)) continue;
+        const double total = total_of(p, std::make_index_sequence<size>{});
+        if (std::isnan(total)) continue;
+        if (best_at == remaining_.size() || front < best_front || total > best) {
+          best = total;
+          best_at = i;
+          best_front = front;
+        }
+      }
+      if (best_at == remaining_.size()) break;
+      const std::size_t chosen = position_of(remaining_[best_at]);
+      before_take(chosen, best_front);
+      take(chosen, out, std::make_index_sequence<size>{});
+      rule.chosen(chosen);
+      remaining_.erase(remaining_.begin() + static_cast<std::ptrdiff_t>(best_at));
+    }
+  }
+
   void start(RankedList& out) const {
     out.positions.clear();
     out.scores.clear();
