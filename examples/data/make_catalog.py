@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Writes examples/data/catalog.csv: the demo storefront's catalog, written for marl_rec.
+"""Writes the demo storefront's item files, written for marl_rec, into a directory:
 
-Every brand, product and sentence is made up from the tables below; a fixed seed makes the file
-the same on every run. Columns: item_id,title,text,price,category,provider.
+- catalog.csv: 300 products (25 per category), what the "products" agent sells;
+- content.csv: 72 free articles (buying guides, reviews, how-tos; 6 per category, price 0), what
+  the "content" agent recommends;
+- ads.csv: 48 sponsored listings (4 per category), what the "ads" agent places.
+
+Every brand, product and sentence is made up from the tables below; fixed seeds make the files the
+same on every run (each file has its own seed, so adding one never changes another). Columns:
+item_id,title,text,price,category,provider.
+
+    python3 make_catalog.py [DIR]      # DIR defaults to the current directory
 """
 import csv
 import random
@@ -98,6 +106,67 @@ TEMPLATES = [
 ]
 
 
+EDITORS = ["The Trail Journal", "Gear Notes", "Home & Hearth Weekly", "The Slow Living Review"]
+ARTICLES = [
+    ("Buying guide: how to choose a {noun}",
+     "What matters when you buy a {noun}: we compare {f1} and {f2}, and explain which suits {use}."),
+    ("Review: the best {noun}s for {use}",
+     "We tested a dozen models for {use}. The winners combine {f1} with {f2}; here is why."),
+    ("How to care for your {noun}",
+     "Make your {noun} last: simple care for {f1}, and how to keep {f2} working for years."),
+    ("A beginner's checklist for {use}",
+     "Starting out with {use}? A short checklist, from {f1} to {f2}, and the {noun} we would pick."),
+    ("{noun} myths, busted",
+     "Do you really need {f1}? Is {f2} worth paying for? Straight answers for anyone into {use}."),
+    ("Ask an expert: {noun} questions answered",
+     "Our readers asked about {f1}, {f2} and {use}. An expert answers, with a {noun} for every budget."),
+]
+AD_TEMPLATES = [
+    "Promoted by {brand}. The {noun} with {f1} and {f2}, built for {use}. Limited offer.",
+    "Sponsored: {brand} presents a {noun} for {use}, featuring {f1}. Free delivery this week.",
+]
+
+
+def write(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["item_id", "title", "text", "price", "category", "provider"])
+        w.writerows(rows)
+    print(f"wrote {len(rows)} items to {path}")
+
+
+def content(out_path, per_category=6, seed=20261123):
+    rng = random.Random(seed)
+    rows = []
+    for category, spec in CATEGORIES.items():
+        for k, (title, text) in enumerate(rng.sample(ARTICLES, per_category)):
+            noun = rng.choice(spec["nouns"])
+            f1, f2 = rng.sample(spec["features"], 2)
+            use = rng.choice(spec["uses"])
+            fill = dict(noun=noun, f1=f1, f2=f2, use=use)
+            title = title.format(**fill)
+            rows.append([f"c{len(rows) + 1:03d}", title[0].upper() + title[1:], text.format(**fill), "0.00",
+                         category, rng.choice(EDITORS)])
+    write(out_path, rows)
+
+
+def ads(out_path, per_category=4, seed=20261124):
+    rng = random.Random(seed)
+    rows = []
+    for category, spec in CATEGORIES.items():
+        for _ in range(per_category):
+            brand = rng.choice(BRANDS)
+            noun = rng.choice(spec["nouns"])
+            f1, f2 = rng.sample(spec["features"], 2)
+            use = rng.choice(spec["uses"])
+            model = f"{rng.choice(ADJECTIVES)} {rng.randint(1, 9)}"
+            lo, hi = spec["price"]
+            price = round(rng.uniform(lo, hi)) - 0.01
+            text = rng.choice(AD_TEMPLATES).format(noun=noun, f1=f1, f2=f2, use=use, brand=brand)
+            rows.append([f"a{len(rows) + 1:03d}", f"{brand} {model} {noun}", text, f"{price:.2f}", category, brand])
+    write(out_path, rows)
+
+
 def main(out_path, per_category=25, seed=20261122):
     rng = random.Random(seed)
     rows = []
@@ -116,12 +185,12 @@ def main(out_path, per_category=25, seed=20261122):
             price = round(rng.uniform(lo, hi)) - 0.01
             rows.append([f"p{next_id:04d}", title, text, f"{price:.2f}", category, brand])
             next_id += 1
-    with open(out_path, "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["item_id", "title", "text", "price", "category", "provider"])
-        w.writerows(rows)
-    print(f"wrote {len(rows)} items to {out_path}")
+    write(out_path, rows)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "catalog.csv")
+    import os
+    out = sys.argv[1] if len(sys.argv) > 1 else "."
+    main(os.path.join(out, "catalog.csv"))
+    content(os.path.join(out, "content.csv"))
+    ads(os.path.join(out, "ads.csv"))

@@ -37,7 +37,7 @@ TEST_CASE("catalog_text joins title, description and category") {
 TEST_CASE("build_catalog embeds every record and keeps its attributes") {
   const std::vector<marl_rec::io::ItemRecord> records = {
       {.id = "a", .title = "ab", .text = "", .price = 3.0f, .category = ""},
-      {.id = "b", .title = "abcd", .text = "", .price = 4.5f, .category = "x"},
+      {.id = "b", .title = "abcd", .text = "", .price = 4.5f, .category = "x", .provider = "Halden"},
   };
   const marl_rec::Catalog c = marl_rec::build_catalog(records, AxisEmbedder{});
   REQUIRE(c.size() == 2);
@@ -46,6 +46,8 @@ TEST_CASE("build_catalog embeds every record and keeps its attributes") {
   CHECK(c.vector(c.index_of("b"))[3] == 1.0f);  // "abcd. x": length 7, axis 3
   CHECK(c.attributes(c.index_of("b")).price == 4.5f);
   CHECK(c.attributes(c.index_of("b")).category == "x");
+  CHECK(c.attributes(c.index_of("b")).provider == "Halden");
+  CHECK(c.attributes(c.index_of("a")).provider.empty());
 }
 
 TEST_CASE("build_catalog names the item the embedder refuses, and duplicate ids are refused") {
@@ -76,6 +78,20 @@ TEST_CASE("the example storefront catalog loads whole and builds a catalog") {
   for (std::size_t i = 0; i < c.size(); ++i) {
     CHECK(c.attributes(i).price > 0.0f);
     CHECK_FALSE(c.attributes(i).category.empty());
+    CHECK_FALSE(c.attributes(i).provider.empty());
   }
+}
+
+TEST_CASE("the example storefront's content and ads load whole: free articles, priced sponsored listings") {
+  const std::string dir = MARL_REC_EXAMPLES_DATA_DIR;
+  marl_rec::io::ReadReport report;
+  const auto content = marl_rec::io::read_items_csv(dir + "/content.csv", {}, &report);
+  CHECK(content.size() == 72);
+  CHECK(report.rows_skipped() == 0);
+  for (const auto& r : content) CHECK(r.price == 0.0f);
+  const auto ads = marl_rec::io::read_items_csv(dir + "/ads.csv", {}, &report);
+  CHECK(ads.size() == 48);
+  CHECK(report.rows_skipped() == 0);
+  for (const auto& r : ads) CHECK(r.price > 0.0f);
 }
 #endif

@@ -621,3 +621,111 @@ TEST_CASE("SimulationLog: one decision per shown slot, with the page's features 
   CHECK(log.pages() == 200);  // refused records add nothing
   CHECK(log.decisions().size() == d);
 }
+
+namespace {
+
+// Six items in 3 dims: two categories along two axes, one free article, prices as a shop's.
+mr::Catalog small_shop() {
+  mr::Catalog shop(3);
+  const auto add = [&](const char* id, std::vector<float> v, float price, const char* category, const char* provider) {
+    shop.add(id, v, {.title = id, .price = price, .category = category, .provider = provider});
+  };
+  add("boots-1", {2.0f, 0.1f, 0.0f}, 120.0f, "boots", "Alpina");
+  add("boots-2", {1.0f, 0.0f, 0.2f}, 80.0f, "boots", "Kestrel");
+  add("boots-guide", {1.0f, 0.1f, 0.1f}, 0.0f, "boots", "editors");
+  add("coffee-1", {0.0f, 3.0f, 0.0f}, 12.0f, "coffee", "Roastery");
+  add("coffee-2", {0.1f, 1.0f, 0.0f}, 18.0f, "coffee", "Roastery");
+  add("mug", {0.0f, 0.5f, 0.5f}, 10.0f, "", "Roastery");
+  return shop;
+}
+
+}  // namespace
+
+TEST_CASE("Simulator over a user's catalog: items, categories and prices come from the catalog") {
+  const mr::Catalog shop = small_shop();
+  Simulator sim({.users = 50, .items = 999, .dim = 77, .categories = 40, .price_mean = 5.0, .seed = 3}, shop);
+  CHECK(sim.items() == 6);
+  CHECK(sim.config().items == 6);
+  CHECK(sim.config().dim == 3);
+  CHECK(sim.config().categories == 3);  // boots, coffee and the unnamed one
+  CHECK(sim.config().providers == 4);
+  CHECK(sim.config().price_mean == doctest::Approx((120.0 + 80.0 + 12.0 + 18.0 + 10.0) / 5.0));
+  REQUIRE(sim.catalog().size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) {
+    CHECK(sim.catalog().id(i) == shop.id(i));
+    CHECK(sim.catalog().attributes(i).title == shop.attributes(i).title);
+    CHECK(sim.price(i) == static_cast<double>(shop.attributes(i).price));
+    const auto v = sim.catalog().vector(i);
+    CHECK(mr::simd::dot(v, v) == doctest::Approx(1.0f).epsilon(1e-5));
+  }
+  CHECK(sim.category(0) == sim.category(1));
+  CHECK(sim.category(0) == sim.category(2));
+  CHECK(sim.category(3) == sim.category(4));
+  CHECK(sim.category(0) != sim.category(3));
+  CHECK(sim.category(5) != sim.category(0));
+  CHECK(sim.category(5) != sim.category(3));
+  // The free article can be clicked but never bought; priced items can be bought.
+  for (std::size_t u = 0; u < sim.users(); ++u) {
+    CHECK(sim.purchase_probability(u, 2) == 0.0);
+    CHECK(sim.purchase_probability(u, 3) > 0.0);
+  }
+  // Each user's taste lies near one category's mean: its best item is in that category, and most
+  // users like their best boots far more than coffee, or the other way round.
+  std::size_t decided = 0;
+  for (std::size_t u = 0; u < sim.users(); ++u) {
+    const double boots = std::max(sim.affinity(u, 0), sim.affinity(u, 1));
+    const double coffee = std::max(sim.affinity(u, 3), sim.affinity(u, 4));
+    decided += std::abs(boots - coffee) > 0.3 ? 1 : 0;
+  }
+  CHECK(decided > sim.users() / 2);
+  // Many free pages are shown: the article gets clicks, never purchases.
+  PageOutcome out;
+  std::size_t article_clicks = 0;
+  const std::vector<std::size_t> page{2, 5};
+  for (int t = 0; t < 3000; ++t) {
+    sim.show(sim.next_user(), page, out);
+    if (out.clicked_item == 2) {
+      ++article_clicks;
+      CHECK_FALSE(out.purchased);
+    }
+  }
+  CHECK(article_clicks > 0);
+}
+
+TEST_CASE("Simulator over a user's catalog: same seed same world, the users drawn as in a drawn world") {
+  const mr::Catalog shop = small_shop();
+  Simulator a({.users = 30, .seed = 9}, shop), b({.users = 30, .seed = 9}, shop), c({.users = 30, .seed = 10}, shop);
+  for (std::size_t u = 0; u < 30; ++u) {
+    for (std::size_t j = 0; j < 3; ++j) CHECK(a.latent(u)[j] == b.latent(u)[j]);
+  }
+  bool differs = false;
+  for (std::size_t j = 0; j < 3; ++j) differs = differs || a.latent(0)[j] != c.latent(0)[j];
+  CHECK(differs);
+  PageOutcome x, y;
+  const std::vector<std::size_t> page{0, 3, 5};
+  for (int t = 0; t < 200; ++t) {
+    const std::size_t ua = a.next_user(), ub = b.next_user();
+    REQUIRE(ua == ub);
+    a.show(ua, page, x);
+    b.show(ub, page, y);
+    CHECK(x.clicked_slot == y.clicked_slot);
+    CHECK(x.purchased == y.purchased);
+  }
+}
+
+TEST_CASE("Simulator over a user's catalog: bad catalogs are refused, naming the item") {
+  CHECK_THROWS_WITH_AS(Simulator({}, mr::Catalog(4)), "Simulator: the catalog is empty", mr::Error);
+  {
+    mr::Catalog shop = small_shop();
+    shop.retire("coffee-2");
+    CHECK_THROWS_WITH_AS(Simulator({}, shop), "Simulator: item 'coffee-2' is retired (compact the catalog first)",
+                         mr::Error);
+  }
+  {
+    mr::Catalog shop = small_shop();
+    shop.add("blank", std::vector<float>{0.0f, 0.0f, 0.0f}, {.category = "boots"});
+    CHECK_THROWS_WITH_AS(Simulator({}, shop), "Simulator: item 'blank' has a zero vector", mr::Error);
+  }
+  // The rest of the config is still checked.
+  CHECK_THROWS_AS(Simulator({.position_decay = 0.0}, small_shop()), mr::Error);
+}

@@ -31,8 +31,11 @@ TEST_CASE("read_items_csv: columns by name, optional ones empty, extra ones igno
                                    .title = "Running shoe",
                                    .text = "Light, fast; \"best\" seller",
                                    .price = 59.9f,
-                                   .category = "shoes"});
+                                   .category = "shoes",
+                                   .provider = "Fennick"});
   CHECK(items[1].text.empty());
+  CHECK(items[1].provider.empty());  // an empty provider cell
+  CHECK(items[2].provider == "Halden");
   CHECK(items[1].price == 12.0f);
   CHECK(items[2].text == "Caf\xC3\xA9 colours");
   CHECK(items[2].price == 0.0f);  // an empty price cell
@@ -46,10 +49,10 @@ TEST_CASE("read_items_csv: columns by name, optional ones empty, extra ones igno
 TEST_CASE("read_items_csv: the header is required") {
   CHECK(error_of([] { read("h1,Hat\n"); }) ==
         "items.csv:1: expected a header row naming the columns, with an 'item_id' column "
-        "(item_id,title[,text][,price][,category])");
+        "(item_id,title[,text][,price][,category][,provider])");
   CHECK(error_of([] { read("item_id,name\nh1,Hat\n"); }) ==
         "items.csv:1: expected a header row naming the columns, with a 'title' column "
-        "(item_id,title[,text][,price][,category])");
+        "(item_id,title[,text][,price][,category][,provider])");
   CHECK(error_of([] { read("item_id,title,price,Price\nh1,Hat,1,2\n"); }) ==
         "items.csv:1:21: expected a single 'price' column, but field 3 is one too");
 }

@@ -35,7 +35,7 @@ inline std::string catalog_text(const io::ItemRecord& record, const CatalogTextO
   return text;
 }
 
-/// A catalog of `records` (ids, titles, prices, categories) whose vectors are `embedder`'s
+/// A catalog of `records` (ids, titles, prices, categories, providers) whose vectors are `embedder`'s
 /// embeddings of catalog_text(record), computed in one embed_batch call. Throws Error naming
 /// the item when the embedder refuses an item's text, and on duplicate ids; nothing is returned
 /// then.
@@ -67,7 +67,7 @@ Catalog build_catalog(std::span<const io::ItemRecord> records, const E& embedder
   for (std::size_t i = 0; i < records.size(); ++i) {
     catalog.add(records[i].id, matrix.row(i),
                 {.title = records[i].title, .price = records[i].price, .category = records[i].category,
-                 .tags = {}, .provider = {}, .popularity = 0.0f});
+                 .tags = {}, .provider = records[i].provider, .popularity = 0.0f});
   }
   return catalog;
 }

@@ -148,6 +148,21 @@ class Simulator {
     build();
   }
 
+  /// Builds a world over your own items: the simulated users shop in `items` (e.g. your catalog
+  /// embedded with HashingEmbedder) instead of a drawn catalog. From `items` come each item's
+  /// vector (normalised to unit length), its category (the `category` attribute; items with the
+  /// same name share one; an empty name is a category too), price and provider; the config's
+  /// `items`, `dim`, `categories`, `providers`, `item_spread`, `price_mean` and `price_spread`
+  /// are replaced by what the catalog holds (price_mean: the mean price of the priced items, 1
+  /// when none has a price). An item of price 0 (content, a free article) can be clicked but not
+  /// bought. Each user's taste is drawn near the mean vector of one category, drawn uniformly,
+  /// as in a drawn world. Ids, titles and attributes are kept: catalog() returns a copy of
+  /// `items` with unit vectors. Throws Error when `items` is empty, has a retired item (compact
+  /// it first) or a zero vector, naming the item.
+  Simulator(SimulatorConfig config, const Catalog& items) : config_(config), catalog_(items.dim()) {
+    build_from(items);
+  }
+
   /// The config the world was built from.
   const SimulatorConfig& config() const noexcept { return config_; }
   /// The items: unit-length vectors clustered by category, ids "item<i>", with price, category
@@ -476,12 +491,92 @@ class Simulator {
       item_price_[i] = static_cast<double>(price);
     }
 
+    draw_users(world, centres);
+  }
+
+  // The world over a user's catalog (the catalog constructor). Same draw order as build() for
+  // the users, so the two worlds share the meaning of a seed's user draws.
+  void build_from(const Catalog& items) {
+    const std::size_t n = items.size();
+    const std::size_t d = items.dim();
+    marl_rec::detail::require(n >= 1, "Simulator: the catalog is empty");
+    std::vector<std::string> categories, providers;
+    std::vector<std::size_t> provider_of(n);
+    item_category_.resize(n);
+    item_price_.resize(n);
+    double price_sum = 0.0;
+    std::size_t priced = 0;
+    const auto index_in = [](std::vector<std::string>& names, const std::string& name) {
+      const auto at = std::find(names.begin(), names.end(), name);
+      if (at != names.end()) return static_cast<std::size_t>(at - names.begin());
+      names.push_back(name);
+      return names.size() - 1;
+    };
+    std::vector<float> v(d);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string id(items.id(i));
+      marl_rec::detail::require(!items.retired(i), [&] {
+        return "Simulator: item '" + id + "' is retired (compact the catalog first)";
+      });
+      const ItemAttributes& a = items.attributes(i);  // Catalog keeps prices finite and >= 0
+      const auto row = items.vector(i);
+      std::copy(row.begin(), row.end(), v.begin());
+      marl_rec::detail::require(simd::l2_normalize(std::span<float>(v)),
+                                [&] { return "Simulator: item '" + id + "' has a zero vector"; });
+      item_category_[i] = index_in(categories, a.category);
+      provider_of[i] = index_in(providers, a.provider);
+      item_price_[i] = static_cast<double>(a.price);
+      if (a.price > 0.0f) {
+        price_sum += item_price_[i];
+        ++priced;
+      }
+      catalog_.add(id, v, a);
+    }
+    config_.items = n;
+    config_.dim = d;
+    config_.categories = categories.size();
+    config_.providers = providers.size();
+    config_.item_spread = 0.0;
+    config_.price_mean = priced > 0 ? price_sum / static_cast<double>(priced) : 1.0;
+    config_.price_spread = 0.0;
+    config_ = validated(config_);
+
+    Rng root(config_.seed);
+    Rng world = root.split();
+    arrival_rng_ = root.split();
+    page_rng_ = root.split();
+    group_rng_ = root.split();
+    // Category centres: the normalised mean vector of each category's items.
+    std::vector<float> centres(config_.categories * d, 0.0f);
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* row = item_row(i);
+      float* centre = centres.data() + item_category_[i] * d;
+      for (std::size_t j = 0; j < d; ++j) centre[j] += row[j];
+    }
+    for (std::size_t c = 0; c < config_.categories; ++c) {
+      const std::span<float> centre(centres.data() + c * d, d);
+      marl_rec::detail::require(simd::l2_normalize(centre), [&] {
+        return "Simulator: the vectors of category '" + categories[c] + "' sum to zero";
+      });
+    }
+    draw_users(world, centres);
+  }
+
+  // Users near the category centres (both constructors).
+  void draw_users(Rng& world, const std::vector<float>& centres) {
+    const std::size_t d = config_.dim;
+    const double per_component = 1.0 / std::sqrt(static_cast<double>(d));
     latent_.resize(config_.users * d);
     features_.resize(config_.users * d);
     price_sensitivity_.resize(config_.users);
     for (std::size_t u = 0; u < config_.users; ++u) {
       const auto c = static_cast<std::size_t>(world.below(config_.categories));
-      near_centre(c, config_.user_spread, std::span<float>(latent_.data() + u * d, d));
+      const std::span<float> out(latent_.data() + u * d, d);
+      do {
+        for (std::size_t j = 0; j < d; ++j) {
+          out[j] = centres[c * d + j] + static_cast<float>(config_.user_spread * per_component * world.normal());
+        }
+      } while (!simd::l2_normalize(out));
       for (std::size_t j = 0; j < d; ++j) {
         features_[u * d + j] =
             latent_[u * d + j] + static_cast<float>(config_.feature_noise * per_component * world.normal());
@@ -534,7 +629,9 @@ class Simulator {
   double affinity_of(std::size_t user, std::size_t item) const noexcept {
     return static_cast<double>(dot(latent_row(user), item_row(item)));
   }
+  // Free items (price 0: content) cannot be bought; a drawn world's prices are at least 0.01.
   double purchase_probability_of(std::size_t user, std::size_t item) const noexcept {
+    if (item_price_[item] == 0.0) return 0.0;
     return config_.purchase_rate *
            std::exp(-price_sensitivity_[user] * item_price_[item] / config_.price_mean);
   }

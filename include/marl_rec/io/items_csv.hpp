@@ -27,6 +27,8 @@ struct ItemRecord {
   /// ≥ 0; 0 when the file has no `price` column or the cell is empty.
   float price{0.0f};
   std::string category{};
+  /// Who supplies the item (empty when the file has no `provider` column).
+  std::string provider{};
   friend bool operator==(const ItemRecord&, const ItemRecord&) = default;
 };
 
@@ -40,8 +42,8 @@ struct ItemsCsvOptions {
 };
 
 /// Reads items from CSV text with a header row naming the columns (case-insensitive):
-/// `item_id` (or `item`) and `title` are required; `text`, `price` and `category` are optional;
-/// other columns are ignored. Every row has the header's field count. Ids are non-empty and
+/// `item_id` (or `item`) and `title` are required; `text`, `price`, `category` and `provider` are
+/// optional; other columns are ignored. Every row has the header's field count. Ids are non-empty and
 /// unique; a price is a finite number ≥ 0 (an empty cell means 0). The items come in file order.
 /// Throws Error "source:line:column (column): what was expected" on the first bad row (unless
 /// options.skip_bad_rows) and "source: no items" when none is left; on error nothing is
@@ -60,11 +62,12 @@ inline std::vector<ItemRecord> read_items_csv(std::istream& in, const std::strin
     throw_error(csv.record_location(),
                 std::string("expected a header row naming the columns, with ") +
                     (id_column ? "a 'title' column" : "an 'item_id' column") +
-                    " (item_id,title[,text][,price][,category])");
+                    " (item_id,title[,text][,price][,category][,provider])");
   }
   const auto text_column = detail::find_column(fields, {"text"}, csv);
   const auto price_column = detail::find_column(fields, {"price"}, csv);
   const auto category_column = detail::find_column(fields, {"category"}, csv);
+  const auto provider_column = detail::find_column(fields, {"provider"}, csv);
   const std::size_t width = fields.size();
 
   std::vector<ItemRecord> items;
@@ -111,7 +114,8 @@ inline std::vector<ItemRecord> read_items_csv(std::istream& in, const std::strin
                      .title = fields[*title_column],
                      .text = text_column ? fields[*text_column] : std::string(),
                      .price = price,
-                     .category = category_column ? fields[*category_column] : std::string()});
+                     .category = category_column ? fields[*category_column] : std::string(),
+                     .provider = provider_column ? fields[*provider_column] : std::string()});
   }
   rep.rows_kept = items.size();
   if (items.empty()) {
