@@ -1,50 +1,402 @@
-// marl_rec demo.
+// marl_rec_demo — a storefront that learns while it runs.
 //
-// 1. The storefront: the project's example catalog (examples/data/catalog.csv, 300 items with
-//    titles, descriptions, categories and prices) embedded with the hashing text embedder; a few
-//    shoppers describe what they want in words and get the best-matching items.
-// 2. Scale: a random catalog of unit vectors (200,000 × 64 by default) and the top-k items of a
-//    few users by cosine similarity, each computed by the fused SIMD score + top-k kernel, with
-//    the time it took.
+// The shop: the project's own items (examples/data/, written for marl_rec): 300 products
+// (catalog.csv), 72 free articles — buying guides, reviews, how-tos — (content.csv) and 48
+// sponsored listings (ads.csv), in 12 categories, embedded from their text with the default
+// HashingEmbedder (no model needed).
 //
-//   marl_rec_demo [--catalog FILE] [--items N] [--dim D] [--users U] [--k K] [--seed S]
+// The shoppers: eval::Simulator over that catalog (docs/simulator.md): each shopper has a taste
+// near one category, sees an 8-slot page, clicks at most one item (more likely near the top, and
+// the closer to their taste), may buy it (less likely the dearer it is; articles cannot be
+// bought), tires of a category shown again and again, and comes back more often when satisfied.
+// The shop sees only noisy features of each shopper, never the taste.
+//
+// Three agents fill the page, each from its own pool: "products", "content" and "ads" (at most 2
+// ad slots per page). Each is an Agent<LinearQ, EpsilonGreedy>: a contextual bandit over
+// shopper × item cross features that learns online from every click and purchase. One
+// MultiObjective ranking (relevance 0.2, diversity as a near-duplicate filter 0.7, revenue 0.1)
+// orders the page. The demo runs three policies on the same shoppers (same seed):
+// - random: 8 distinct items drawn uniformly (no learning: the floor);
+// - independent: a fixed layout (products 4 slots, content 2, ads 2); each agent ranks its own
+//   proposals for its own slots and learns from its slots' feedback;
+// - coordinated: a SlotAuction — every agent bids its best items with its estimated value, one
+//   ranking of all bids fills the page under the ads quota, and each agent learns from the slots
+//   it won. A shopper who wants hiking boots is not shown two slots of coffee articles because
+//   a layout reserved them.
+// At the end: a table of click rate, revenue and diversity per policy, one shopper's page with
+// why each item was chosen, and a learning-curve plot (SVG) with its data (CSV).
+//
+// Usage: marl_rec_demo [--views N] [--seed S] [--users U] [--dim D] [--data DIR] [--out DIR]
+//                      [--quick] [--no-progress] [--help]
 #include <marl_rec/marl_rec.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <stdexcept>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <ratio>
+#include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include "../support/svg_plot.hpp"
 #include "marl_rec/embed/catalog_builder.hpp"
 #include "marl_rec/embed/hashing_embedder.hpp"
 
 namespace mr = marl_rec;
+namespace ev = marl_rec::eval;
 
 namespace {
 
+constexpr std::size_t slots = 8;
+constexpr std::size_t agent_count = 3;
+const char* const agent_names[agent_count] = {"products", "content", "ads"};
+const char* const item_files[agent_count] = {"catalog.csv", "content.csv", "ads.csv"};
+
 struct Options {
 #ifdef MARL_REC_EXAMPLES_DATA_DIR
-  std::string catalog = MARL_REC_EXAMPLES_DATA_DIR "/catalog.csv";
+  std::string data = MARL_REC_EXAMPLES_DATA_DIR;
 #else
-  std::string catalog = "examples/data/catalog.csv";
+  std::string data = "examples/data";
 #endif
-  std::size_t items = 200'000;
+  std::size_t views = 50'000;  // page views per policy
+  std::uint64_t seed = 1;
+  std::size_t users = 2'000;
   std::size_t dim = 64;
-  std::size_t users = 5;
-  std::size_t k = 10;
-  std::uint32_t seed = 42;
+  std::string out = ".";
+  bool progress = true;
 };
 
-std::size_t parse_count(std::string_view flag, const char* text) {
+const char* const usage =
+    "usage: marl_rec_demo [--views N] [--seed S] [--users U] [--dim D] [--data DIR] [--out DIR]\n"
+    "                     [--quick] [--no-progress] [--help]\n"
+    "  --views N      page views per policy (default 50000)\n"
+    "  --seed S       seeds the shoppers, their arrivals and clicks, and the agents (default 1)\n"
+    "  --users U      shoppers in the simulated population (default 2000)\n"
+    "  --dim D        dimension of the hashing text embeddings (default 64)\n"
+    "  --data DIR     directory of catalog.csv, content.csv and ads.csv (default: the project's)\n"
+    "  --out DIR      where demo_curves.svg and demo_curves.csv go (default .)\n"
+    "  --quick        3000 page views (a smoke run)\n"
+    "  --no-progress  no progress bar\n";
+
+// ---- the shop ---------------------------------------------------------------------------------
+
+// The three item files as one catalog; pools[a] lists agent a's items.
+struct Shop {
+  mr::Catalog catalog{1};
+  std::vector<std::size_t> pool_items[agent_count];
+};
+
+Shop open_shop(const Options& o) {
+  std::vector<mr::io::ItemRecord> records;
+  Shop shop;
+  for (std::size_t a = 0; a < agent_count; ++a) {
+    const auto part = mr::io::read_items_csv(o.data + "/" + item_files[a]);
+    for (const auto& r : part) {
+      shop.pool_items[a].push_back(records.size());
+      records.push_back(r);
+    }
+  }
+  // The title, description and category of each item, embedded as text: no model needed.
+  shop.catalog = mr::build_catalog(records, mr::HashingEmbedder({.dim = o.dim}));
+  return shop;
+}
+
+// The simulated shoppers over the shop's items. The config is the simulator's default apart from
+// the population and how strongly taste drives clicks: text embeddings of a shop's items are less
+// tightly clustered than the simulator's drawn worlds, so a unit of affinity is worth more.
+ev::SimulatorConfig shoppers(const Options& o) {
+  return {.users = o.users, .affinity_scale = 8.0, .seed = o.seed};
+}
+
+// What the agents see: a shopper's noisy features and each item's vector, each with a constant 1
+// appended so that the cross features also hold the item's and the shopper's own terms.
+class Storefront {
+ public:
+  Storefront(const Shop& shop, const Options& o) : sim_(shoppers(o), shop.catalog) {
+    const mr::MatrixView vectors = sim_.catalog().embeddings();
+    dim_ = vectors.cols() + 1;
+    items_.resize(vectors.rows() * dim_);
+    for (std::size_t i = 0; i < vectors.rows(); ++i) {
+      const auto row = vectors.row(i);
+      std::copy(row.begin(), row.end(), items_.begin() + static_cast<std::ptrdiff_t>(i * dim_));
+      items_[i * dim_ + dim_ - 1] = 1.0f;
+    }
+    for (std::size_t a = 0; a < agent_count; ++a) pools_.emplace_back(shop.pool_items[a]);
+    features_.resize(vectors.cols() + 1);
+  }
+
+  ev::Simulator& sim() noexcept { return sim_; }
+  std::span<const mr::Candidates> pools() const noexcept { return pools_; }
+
+  mr::Context context(std::size_t user) {
+    const auto x = sim_.features(user);
+    std::copy(x.begin(), x.end(), features_.begin());
+    features_.back() = 1.0f;
+    return {.features = features_, .items = mr::MatrixView(std::span<const float>(items_), sim_.items(), dim_),
+            .user = user};
+  }
+
+ private:
+  ev::Simulator sim_;
+  std::size_t dim_ = 0;
+  std::vector<float> items_;
+  std::vector<mr::Candidates> pools_;
+  std::vector<float> features_;
+};
+
+// ---- what a run measures -------------------------------------------------------------------------
+
+struct Run {
+  std::string name{};
+  double clicks = 0, purchases = 0, revenue = 0;
+  double categories = 0;  // distinct categories, summed over pages
+  double ild = 0;         // intra-list diversity (1 − mean pairwise cosine), summed over pages
+  double slots_of[agent_count] = {0, 0, 0};
+  std::vector<double> curve{};  // clicks per bin
+  double seconds = 0;
+};
+
+class Meter {
+ public:
+  Meter(std::size_t views, std::size_t bins) : bin_(std::max<std::size_t>(1, views / bins)) {}
+  std::size_t bin() const noexcept { return bin_; }
+
+  // Adds one page and its outcome to `run`.
+  void add(const ev::Simulator& sim, std::span<const std::size_t> page, std::span<const std::size_t> agents,
+           const ev::PageOutcome& out, std::size_t step, Run& run) const {
+    const bool clicked = out.clicked();
+    run.clicks += clicked ? 1 : 0;
+    run.purchases += out.purchased ? 1 : 0;
+    run.revenue += out.revenue;
+    double similarity = 0;
+    std::size_t pairs = 0, categories = 0;
+    for (std::size_t a = 0; a < page.size(); ++a) {
+      bool new_category = true;
+      for (std::size_t b = 0; b < a; ++b) {
+        new_category = new_category && sim.category(page[a]) != sim.category(page[b]);
+        similarity += static_cast<double>(mr::simd::dot(sim.catalog().vector(page[a]), sim.catalog().vector(page[b])));
+        ++pairs;
+      }
+      categories += new_category ? 1 : 0;
+    }
+    run.categories += static_cast<double>(categories);
+    run.ild += pairs > 0 ? 1.0 - similarity / static_cast<double>(pairs) : 0.0;
+    for (const std::size_t a : agents) run.slots_of[a] += 1;
+    const std::size_t b = step / bin_;
+    if (b >= run.curve.size()) run.curve.resize(b + 1, 0.0);
+    run.curve[b] += clicked ? 1 : 0;
+  }
+
+ private:
+  std::size_t bin_;
+};
+
+// ---- the progress bar ---------------------------------------------------------------------------
+
+class Progress {
+ public:
+  Progress(bool enabled, std::size_t total) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1), total_(total) {}
+
+  void tick(const std::string& what) {
+    ++done_;
+    const std::size_t percent = done_ * 100 / total_;
+    if (!enabled_ || percent == shown_) return;
+    shown_ = percent;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (tty_) {
+      std::string bar(30, '.');
+      std::fill(bar.begin(), bar.begin() + static_cast<std::ptrdiff_t>(percent * 30 / 100), '#');
+      std::fprintf(stderr, "\r[%s] %3zu%%  %-12s %5.1f s", bar.c_str(), percent, what.c_str(), seconds);
+      if (done_ == total_) std::fprintf(stderr, "\n");
+    } else if (percent % 10 == 0) {  // a log, not a terminal: a line every 10 %
+      std::fprintf(stderr, "%3zu%%  %s  %.1f s\n", percent, what.c_str(), seconds);
+    }
+  }
+
+ private:
+  bool enabled_, tty_;
+  std::size_t total_, done_ = 0, shown_ = 101;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// ---- the policies --------------------------------------------------------------------------------
+
+using Seller = mr::Agent<mr::LinearQ, mr::EpsilonGreedy>;
+
+Seller seller(std::uint64_t seed, std::size_t agent) {
+  // γ = 0: a contextual bandit (each page is judged on its own clicks and purchases). ε decays
+  // from 0.1 as the agent makes decisions, to at least 0.01.
+  return Seller(mr::LinearQ({.features = mr::FeatureMap::cross, .alpha = 0.01f, .gamma = 0.0f,
+                             .history_in_state = false}),
+                mr::EpsilonGreedy({.epsilon = 0.1, .decay = 1.0 / 2000.0, .min_epsilon = 0.01,
+                                   .seed = seed * 100 + agent + 1}),
+                {.max_pending = 16, .rewards = {.none = 0.0, .click = 1.0, .purchase = 1.0}});
+}
+
+// Relevance: the agents' estimates; Diversity: a candidate is worth 0 once a near-duplicate of it
+// (cosine ≥ 0.85, the shop's own definition of one) is on the page; Revenue: price × the
+// estimated purchase probability (the agents' score, clamped to [0, 1]).
+using PageRanking = mr::MultiObjective<mr::Weighted<mr::Relevance, std::ratio<2, 10>>,
+                                       mr::Weighted<mr::Diversity, std::ratio<7, 10>>,
+                                       mr::Weighted<mr::Revenue, std::ratio<1, 10>>>;
+PageRanking page_ranking() { return PageRanking(mr::Relevance{}, mr::Diversity({.near_duplicate = 0.85f}), mr::Revenue{}); }
+
+mr::Feedback feedback_of(const ev::PageOutcome& out) {
+  mr::Feedback f;
+  if (out.clicked()) {
+    f.clicked.push_back(out.clicked_slot);
+    if (out.purchased) f.purchased.push_back(out.clicked_slot);
+  }
+  return f;
+}
+
+Run run_random(const Shop& shop, const Options& o, const Meter& meter, Progress& progress) {
+  Storefront store(shop, o);
+  Run run{.name = "random"};
+  mr::Rng rng(o.seed * 7919 + 1);
+  std::vector<std::size_t> all(store.sim().items()), agent_of(all.size()), agents(slots);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  for (std::size_t a = 0; a < agent_count; ++a) {
+    for (const std::size_t i : shop.pool_items[a]) agent_of[i] = a;
+  }
+  ev::PageOutcome out;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t t = 0; t < o.views; ++t) {
+    const std::size_t user = store.sim().next_user();
+    // The first `slots` of a partial Fisher–Yates shuffle: a uniform page of distinct items.
+    for (std::size_t k = 0; k < slots; ++k) {
+      std::swap(all[k], all[k + static_cast<std::size_t>(rng.below(all.size() - k))]);
+      agents[k] = agent_of[all[k]];
+    }
+    const std::span<const std::size_t> page(all.data(), slots);
+    store.sim().show(user, page, out);
+    meter.add(store.sim(), page, agents, out, t, run);
+    progress.tick(run.name);
+  }
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+// The page of the last shopper a coordinated run served, for the explanation printed at the end.
+struct LastPage {
+  std::size_t user = 0;
+  mr::Slate slate;
+};
+
+template <class Policy>
+Run run_agents(const std::string& name, Policy policy, const Shop& shop, const Options& o, const Meter& meter,
+               Progress& progress, LastPage* last = nullptr) {
+  Storefront store(shop, o);
+  Run run{.name = name};
+  mr::Coordinator page{store.sim().catalog(), std::move(policy), seller(o.seed, 0), seller(o.seed, 1),
+                       seller(o.seed, 2)};
+  PageRanking ranking = page_ranking();
+  mr::Slate slate;
+  ev::PageOutcome out;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t t = 0; t < o.views; ++t) {
+    const std::size_t user = store.sim().next_user();
+    page.recommend(store.context(user), store.pools(), slots, ranking, slate);
+    store.sim().show(user, slate.items, out);
+    meter.add(store.sim(), slate.items, slate.agents, out, t, run);
+    page.learn(slate.id, feedback_of(out));  // at once here; an engine may learn whenever feedback arrives
+    progress.tick(name);
+    if (last != nullptr && t + 1 == o.views) *last = {user, slate};
+  }
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+// ---- the report ---------------------------------------------------------------------------------
+
+void print_table(const std::vector<Run>& runs, const Options& o) {
+  const Run& base = runs[1];  // independent
+  const double n = static_cast<double>(o.views);
+  std::printf("\n%zu page views per policy, %zu slots, seed %llu:\n\n", o.views, slots,
+              static_cast<unsigned long long>(o.seed));
+  std::printf("| policy | click rate | x independent | revenue / 1,000 views | x independent | categories / page "
+              "| intra-list diversity | slots: products / content / ads |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const Run& r : runs) {
+    std::printf("| %s | %.3f | %.2f | %.0f | %.2f | %.2f | %.3f | %.1f / %.1f / %.1f |\n", r.name.c_str(),
+                r.clicks / n, r.clicks / base.clicks, 1000.0 * r.revenue / n, r.revenue / base.revenue,
+                r.categories / n, r.ild / n, r.slots_of[0] / n, r.slots_of[1] / n, r.slots_of[2] / n);
+  }
+}
+
+void print_page(const LastPage& last, const mr::Catalog& catalog) {
+  const mr::Slate& s = last.slate;
+  std::printf("\nThe coordinated page of the last shopper (user %zu), and why each item is there:\n\n", last.user);
+  std::printf("| slot | agent | item | category | price | score = ");
+  for (std::size_t k = 0; k < s.explanation.objectives.size(); ++k) {
+    std::printf("%s%s", k ? " + " : "", std::string(s.explanation.objectives[k]).c_str());
+  }
+  std::printf(" |\n|---|---|---|---|---|---|\n");
+  for (std::size_t j = 0; j < s.size(); ++j) {
+    const auto& a = catalog.attributes(s.items[j]);
+    std::printf("| %zu | %s | %s | %s | %.2f | %.3f =", j, agent_names[s.agents[j]], a.title.c_str(),
+                a.category.c_str(), static_cast<double>(a.price), s.scores[j]);
+    const auto parts = s.explanation.of(j);
+    for (std::size_t k = 0; k < parts.size(); ++k) std::printf("%s %.3f", k ? " +" : "", parts[k]);
+    std::printf(" |\n");
+  }
+}
+
+void write_curves(const std::vector<Run>& runs, const Meter& meter, const Options& o) {
+  std::filesystem::create_directories(o.out);
+  mr::examples::LinePlot plot{.title = "Click rate while learning (" + std::to_string(meter.bin()) +
+                                       " page views per point, seed " + std::to_string(o.seed) + ")",
+                              .x_label = "page views",
+                              .y_label = "click rate",
+                              .x = {},
+                              .series = {}};
+  const std::size_t points = runs[0].curve.size();
+  for (std::size_t b = 0; b < points; ++b) {
+    plot.x.push_back(static_cast<double>(std::min((b + 1) * meter.bin(), o.views)));
+  }
+  for (const Run& r : runs) {
+    mr::examples::Series s{r.name, {}};
+    for (std::size_t b = 0; b < points; ++b) {
+      const std::size_t in_bin = std::min(meter.bin(), o.views - b * meter.bin());
+      s.y.push_back(r.curve[b] / static_cast<double>(in_bin));
+    }
+    plot.series.push_back(std::move(s));
+  }
+  const std::string svg = o.out + "/demo_curves.svg", csv = o.out + "/demo_curves.csv";
+  mr::examples::write_svg(svg, plot);
+  std::ofstream table(csv);
+  table << "page_views";
+  for (const auto& s : plot.series) table << "," << s.name;
+  table << "\n";
+  for (std::size_t b = 0; b < points; ++b) {
+    table << plot.x[b];
+    for (const auto& s : plot.series) table << "," << s.y[b];
+    table << "\n";
+  }
+  if (!table) throw mr::Error("cannot write " + csv);
+  std::printf("\nLearning curves: %s (data: %s)\n", svg.c_str(), csv.c_str());
+}
+
+// ---- flags ---------------------------------------------------------------------------------------
+
+std::uint64_t parse_count(std::string_view flag, const char* text) {
   char* end = nullptr;
   const unsigned long long v = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || text[0] == '-') {
-    throw std::invalid_argument(std::string(flag) + " expects a whole number, got '" + text + "'");
+  if (end == text || *end != '\0' || text[0] == '-' || v == 0) {
+    throw mr::Error(std::string(flag) + " expects a positive whole number, got '" + text + "'");
   }
-  return static_cast<std::size_t>(v);
+  return v;
 }
 
 Options parse(int argc, char** argv) {
@@ -52,94 +404,65 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::printf(
-          "usage: marl_rec_demo [--catalog FILE] [--items N] [--dim D] [--users U] [--k K] [--seed S]\n");
+      std::printf("%s", usage);
       std::exit(0);
     }
-    if (i + 1 >= argc) throw std::invalid_argument(std::string(flag) + " needs a value");
-    const char* value = argv[++i];
-    if (flag == "--catalog") o.catalog = value;
-    else if (flag == "--items") o.items = parse_count(flag, value);
-    else if (flag == "--dim") o.dim = parse_count(flag, value);
-    else if (flag == "--users") o.users = parse_count(flag, value);
-    else if (flag == "--k") o.k = parse_count(flag, value);
-    else if (flag == "--seed") o.seed = static_cast<std::uint32_t>(parse_count(flag, value));
-    else throw std::invalid_argument("unknown option " + std::string(flag));
-  }
-  if (o.dim == 0) throw std::invalid_argument("--dim must be at least 1");
-  return o;
-}
-
-double milliseconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-void storefront(const Options& o) {
-  mr::io::ReadReport report;
-  const auto records = mr::io::read_items_csv(o.catalog, {}, &report);
-  std::printf("== the storefront: %s\n", report.summary().c_str());
-
-  // The text embedder needs no model. 1024 buckets keep the collisions of words, word pairs and
-  // character n-grams rare for texts of this length.
-  const auto start = std::chrono::steady_clock::now();
-  const mr::HashingEmbedder embedder({.dim = 1024});
-  const mr::Catalog catalog = mr::build_catalog(records, embedder);
-  std::printf("embedded %zu items into %zu dims in %.1f ms\n", catalog.size(), catalog.dim(),
-              milliseconds_since(start));
-
-  const char* shoppers[] = {"waterproof boots for a multi-day trek in the alps",
-                            "something to make good espresso at home",
-                            "a game for a family evening", "headphones that block noise on long flights"};
-  std::vector<float> query(catalog.dim());
-  std::vector<mr::ScoredItem> best(3);
-  for (const char* wish : shoppers) {
-    embedder.embed(wish, query);
-    const auto t = std::chrono::steady_clock::now();
-    const std::size_t n = mr::simd::score_top_k(query, catalog.embeddings(), 3, best);
-    std::printf("\n\"%s\" (%.3f ms)\n", wish, milliseconds_since(t));
-    for (std::size_t j = 0; j < n; ++j) {
-      const auto& a = catalog.attributes(best[j].index);
-      std::printf("  %.3f  %-48s %-14s %8.2f\n", best[j].score, a.title.c_str(), a.category.c_str(),
-                  static_cast<double>(a.price));
+    if (flag == "--quick") {
+      o.views = 3000;
+      continue;
     }
+    if (flag == "--no-progress") {
+      o.progress = false;
+      continue;
+    }
+    if (i + 1 >= argc) throw mr::Error(std::string(flag) + " needs a value (--help lists the flags)");
+    const char* value = argv[++i];
+    if (flag == "--views") o.views = parse_count(flag, value);
+    else if (flag == "--seed") o.seed = parse_count(flag, value);
+    else if (flag == "--users") o.users = parse_count(flag, value);
+    else if (flag == "--dim") o.dim = parse_count(flag, value);
+    else if (flag == "--data") o.data = value;
+    else if (flag == "--out") o.out = value;
+    else throw mr::Error("unknown flag " + std::string(flag) + " (--help lists the flags)");
   }
-}
-
-void scale(const Options& o) {
-  mr::Rng rng(o.seed);
-  // The catalog: one unit-length vector per item, stored once, row-major, 64-byte aligned.
-  mr::AlignedVector<float> storage(o.items * o.dim);
-  for (float& x : storage) x = static_cast<float>(rng.normal());
-  const mr::MutableMatrixView items(storage, o.items, o.dim);
-  mr::simd::normalize_rows(items);
-
-  std::printf("\n== scale: %zu random items x %zu dims (%.1f MB), top-%zu for %zu users\n", o.items,
-              o.dim, double(storage.size() * sizeof(float)) / 1e6, o.k, o.users);
-  std::vector<float> user(o.dim);
-  std::vector<mr::ScoredItem> best(o.k);
-  for (std::size_t u = 0; u < o.users; ++u) {
-    for (float& x : user) x = static_cast<float>(rng.normal());
-    mr::simd::l2_normalize(user);
-    mr::ItemBitset seen(o.items);  // items the user already has are excluded
-    for (std::size_t i = 0; i < 3 && o.items > 0; ++i) seen.insert(rng.below(o.items));
-
-    const auto start = std::chrono::steady_clock::now();
-    const std::size_t n = mr::simd::score_top_k(user, items, o.k, best, seen.view());
-    std::printf("user %zu (%.3f ms):", u, milliseconds_since(start));
-    for (std::size_t j = 0; j < n; ++j) std::printf(" %zu:%.3f", best[j].index, best[j].score);
-    std::printf("\n");
-  }
+  return o;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
-  std::printf("marl_rec %s demo\n\n", mr::version_string);
-  storefront(o);
-  scale(o);
+  std::printf("marl_rec %s demo: a storefront that learns\n\n", mr::version_string);
+  const Shop shop = open_shop(o);
+  std::printf("The shop: %zu products, %zu articles, %zu sponsored listings from %s, embedded from their text\n"
+              "with the hashing embedder (%zu dims). %zu simulated shoppers; three agents (products, content,\n"
+              "ads) learn online from their clicks and purchases.\n\n",
+              shop.pool_items[0].size(), shop.pool_items[1].size(), shop.pool_items[2].size(), o.data.c_str(), o.dim,
+              o.users);
+  const Meter meter(o.views, 40);
+  Progress progress(o.progress, 3 * o.views);
+  std::vector<Run> runs;
+  runs.push_back(run_random(shop, o, meter, progress));
+  // Products 4 slots, content 2, ads 2, interleaved.
+  runs.push_back(run_agents("independent", mr::Independent({.layout = {0, 1, 0, 2, 0, 1, 0, 2}}), shop, o, meter,
+                            progress));
+  LastPage last;
+  runs.push_back(run_agents("coordinated", mr::SlotAuction({.quotas = {slots, slots, 2}}), shop, o, meter,
+                            progress, &last));
+  print_table(runs, o);
+  // The demo's claim, checked on every run (CTest runs the default and looks for "is ahead").
+  const Run &random = runs[0], &independent = runs[1], &coordinated = runs[2];
+  const bool ahead = coordinated.clicks > independent.clicks && coordinated.clicks > random.clicks &&
+                     coordinated.revenue > independent.revenue && coordinated.revenue > random.revenue;
+  std::printf("\nThe coordinated policy %s of random and independent on click rate and revenue.\n",
+              ahead ? "is ahead" : "is NOT ahead");
+  print_page(last, shop.catalog);
+  write_curves(runs, meter, o);
+  double seconds = 0;
+  for (const Run& r : runs) seconds += r.seconds;
+  std::printf("Learning and serving took %.1f s in all.\n", seconds);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "marl_rec_demo: %s\n", e.what());
-  return 2;
+  return 1;
 }
