@@ -63,6 +63,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/svg_plot.hpp"
 #include "marl_rec/agent/agent.hpp"
 #include "marl_rec/coord/coordinator.hpp"
 #include "marl_rec/coord/independent.hpp"
@@ -370,44 +371,6 @@ void print_table(const Table& table, const Options& options, const Table& with_b
   }
 }
 
-// One panel of the learning-curve plot.
-void svg_panel(std::ofstream& svg, double x0, const std::string& title, const std::vector<std::string>& names,
-               const std::vector<std::vector<double>>& curves, double lo, double hi) {
-  const double left = x0 + 55, top = 40, width = 380, height = 300;
-  std::size_t points = 0;
-  for (const auto& c : curves) points = std::max(points, c.size());
-  const auto x_of = [&](std::size_t i) {
-    return left + (points > 1 ? width * static_cast<double>(i) / static_cast<double>(points - 1) : 0.0);
-  };
-  const auto y_of = [&](double v) { return top + height * (1.0 - (v - lo) / (hi - lo)); };
-  const char* colours[] = {"#7f7f7f", "#1f77b4", "#d62728", "#ff7f0e", "#2ca02c"};
-  svg << "<text x=\"" << left << "\" y=\"25\" font-size=\"13\">" << title << "</text>\n";
-  for (int k = 0; k <= 4; ++k) {
-    const double v = lo + (hi - lo) * k / 4.0;
-    char label[32];
-    std::snprintf(label, sizeof label, "%.3f", v);
-    svg << "<line x1=\"" << left << "\" y1=\"" << y_of(v) << "\" x2=\"" << left + width << "\" y2=\"" << y_of(v)
-        << "\" stroke=\"#e0e0e0\"/>\n<text x=\"" << left - 6 << "\" y=\"" << y_of(v) + 4
-        << "\" text-anchor=\"end\">" << label << "</text>\n";
-  }
-  for (int k = 0; k <= 4; ++k) {
-    const std::size_t i = points > 1 ? (points - 1) * static_cast<std::size_t>(k) / 4 : 0;
-    svg << "<text x=\"" << x_of(i) << "\" y=\"" << top + height + 16 << "\" text-anchor=\"middle\">" << (i + 1) * bin
-        << "</text>\n";
-  }
-  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width << "\" height=\"" << height
-      << "\" fill=\"none\" stroke=\"black\"/>\n";
-  for (std::size_t p = 0; p < curves.size(); ++p) {
-    svg << "<polyline fill=\"none\" stroke=\"" << colours[p % 5] << "\" stroke-width=\"1.5\" points=\"";
-    for (std::size_t i = 0; i < curves[p].size(); ++i) svg << x_of(i) << "," << y_of(curves[p][i]) << " ";
-    svg << "\"/>\n";
-    const double ly = top + height + 36 + 16 * static_cast<double>(p);
-    svg << "<line x1=\"" << left << "\" y1=\"" << ly << "\" x2=\"" << left + 20 << "\" y2=\"" << ly << "\" stroke=\""
-        << colours[p % 5] << "\" stroke-width=\"2\"/>\n<text x=\"" << left + 26 << "\" y=\"" << ly + 4 << "\">"
-        << names[p] << "</text>\n";
-  }
-}
-
 void write_curves(const Options& options, const std::vector<const Table*>& tables) {
   std::vector<std::string> names;
   std::vector<std::vector<double>> curves;
@@ -426,37 +389,26 @@ void write_curves(const Options& options, const std::vector<const Table*>& table
     for (const auto& c : curves) csv << "," << c[i];
     csv << "\n";
   }
-  double lo = 1e300, hi = -1e300;
-  for (const auto& c : curves) {
-    for (const double v : c) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-  }
-  lo = std::floor(lo * 20.0) / 20.0;
-  hi = std::ceil(hi * 20.0) / 20.0;
-  if (!(hi > lo)) hi = lo + 0.05;
-  std::ofstream svg(options.out + "/storefront_curves.svg");
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"460\" font-family=\"sans-serif\" "
-         "font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  // Random (the first curve) is drawn in both panels.
+  // One panel per set of objectives; random (the first curve) is drawn in both.
+  std::vector<mr::examples::LinePlot> panels;
   std::size_t at = 0;
   for (std::size_t t = 0; t < tables.size(); ++t) {
-    std::vector<std::string> panel_names;
-    std::vector<std::vector<double>> panel;
-    if (t > 0) {
-      panel_names.push_back(name_of(Kind::random));
-      panel.push_back(curves[0]);
+    mr::examples::LinePlot panel{.title = tables[t]->title.substr(0, 1) + ": mean page reward per " +
+                                          std::to_string(bin) + " page views",
+                                 .x_label = "page views",
+                                 .y_label = "mean page reward",
+                                 .x = {},
+                                 .series = {}};
+    for (std::size_t i = 0; i < curves[0].size(); ++i) {
+      panel.x.push_back(static_cast<double>(std::min((i + 1) * bin, options.steps)));
     }
+    if (t > 0) panel.series.push_back({name_of(Kind::random), curves[0]});
     for (std::size_t p = 0; p < tables[t]->policies.size(); ++p, ++at) {
-      panel_names.push_back(name_of(tables[t]->policies[p]));
-      panel.push_back(curves[at]);
+      panel.series.push_back({name_of(tables[t]->policies[p]), curves[at]});
     }
-    svg_panel(svg, 450.0 * static_cast<double>(t),
-              tables[t]->title.substr(0, 1) + ": mean page reward per " + std::to_string(bin) + " page views", panel_names,
-              panel, lo, hi);
+    panels.push_back(std::move(panel));
   }
-  svg << "</svg>\n";
+  mr::examples::write_svg(options.out + "/storefront_curves.svg", panels);
 }
 
 std::uint64_t parse_count(const std::string& flag, const char* value, bool zero_ok = false) {

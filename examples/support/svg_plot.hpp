@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <fstream>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -75,12 +76,9 @@ inline std::string escaped(const std::string& text) {
   return out;
 }
 
-}  // namespace detail
 
-/// Writes `plot` to `path` as an SVG of 720 × 440 pixels. Throws std::runtime_error when the
-/// series and x sizes differ, when log_x has an x ≤ 0, or when the file cannot be written.
-inline void write_svg(const std::string& path, const LinePlot& plot) {
-  using detail::svg_number;
+// Draws `plot` as a 720 × 440 panel whose left edge is at x0.
+inline void draw_panel(std::ostream& svg, const LinePlot& plot, double x0) {
   const std::size_t n = plot.x.size();
   for (const Series& s : plot.series) {
     if (s.y.size() != n) {
@@ -123,15 +121,12 @@ inline void write_svg(const std::string& path, const LinePlot& plot) {
   const std::vector<double> x_ticks = plot.log_x ? detail::nice_ticks(x_lo, x_hi, false, 1.0)
                                                  : detail::nice_ticks(x_lo, x_hi, false);
 
-  const double left = 70, top = 40, width = 430, height = 320;
+  const double left = x0 + 70, top = 40, width = 400, height = 320;
   const auto px = [&](double x) { return left + width * (xt(x) - x_lo) / (x_hi - x_lo); };
   const auto py = [&](double y) { return top + height * (1.0 - (y - y_lo) / (y_hi - y_lo)); };
   const char* colours[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"};
   const char* dashes[] = {"", "6,3", "2,2", "8,3,2,3"};
 
-  std::ofstream svg(path);
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"440\" font-family=\"sans-serif\" "
-         "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg << "<text x=\"" << left << "\" y=\"24\" font-size=\"14\">" << detail::escaped(plot.title) << "</text>\n";
   for (const double y : y_ticks) {
     svg << "<line x1=\"" << left << "\" y1=\"" << svg_number(py(y)) << "\" x2=\"" << left + width << "\" y2=\""
@@ -147,7 +142,7 @@ inline void write_svg(const std::string& path, const LinePlot& plot) {
       << "\" fill=\"none\" stroke=\"#333\"/>\n";
   svg << "<text x=\"" << left + width / 2 << "\" y=\"" << top + height + 38 << "\" text-anchor=\"middle\">"
       << detail::escaped(plot.x_label) << "</text>\n";
-  svg << "<text transform=\"translate(18," << top + height / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
+  svg << "<text transform=\"translate(" << x0 + 18 << "," << top + height / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
       << detail::escaped(plot.y_label) << "</text>\n";
   for (std::size_t s = 0; s < plot.series.size(); ++s) {
     const char* colour = colours[s % 7];
@@ -168,9 +163,25 @@ inline void write_svg(const std::string& path, const LinePlot& plot) {
     svg << "/>\n<text x=\"" << left + width + 56 << "\" y=\"" << ly + 4 << "\">"
         << detail::escaped(plot.series[s].name) << "</text>\n";
   }
+}
+
+}  // namespace detail
+
+/// Writes `panels` side by side to `path` as an SVG, 720 × 440 pixels per panel. Throws
+/// std::runtime_error when a series and its x differ in size, when log_x has an x ≤ 0, or when
+/// the file cannot be written.
+inline void write_svg(const std::string& path, const std::vector<LinePlot>& panels) {
+  std::ofstream svg(path);
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << 720 * panels.size()
+      << "\" height=\"440\" font-family=\"sans-serif\" font-size=\"12\">\n"
+         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  for (std::size_t p = 0; p < panels.size(); ++p) detail::draw_panel(svg, panels[p], 720.0 * static_cast<double>(p));
   svg << "</svg>\n";
   svg.close();
   if (!svg) throw std::runtime_error("write_svg: cannot write " + path);
 }
+
+/// Writes one plot (write_svg of one panel).
+inline void write_svg(const std::string& path, const LinePlot& plot) { write_svg(path, std::vector<LinePlot>{plot}); }
 
 }  // namespace marl_rec::examples
