@@ -523,6 +523,19 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds
     CHECK(static_cast<double>(after0[k]) == doctest::Approx(mean).epsilon(1e-6));
   }
 
+  // Saved and loaded, the policy keeps its cadence, proposals and per-agent counts (v2): saving the
+  // loaded one gives the same bytes, whatever the config it was loaded into.
+  std::stringstream saved;
+  page.policy().save(saved);
+  mr::FederatedAveraging restored({.pages_per_round = 77, .proposals = 5});
+  restored.load(saved);
+  CHECK(restored.config().pages_per_round == 3);
+  CHECK(restored.config().proposals == 0);
+  CHECK(restored.rounds() == 1);
+  std::stringstream again;
+  restored.save(again);
+  CHECK(again.str() == saved.str());
+
   // A context without a user cannot be routed to a shard.
   CHECK_THROWS_WITH_AS(page.recommend(mr::Context{.features = features, .items = catalog.embeddings()}, all, 2,
                                       ranking),
@@ -532,4 +545,40 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds
   mr::Coordinator private_page{catalog, mr::FederatedAveraging({.privacy = {.enabled = true}}), fed_agent(),
                                fed_agent()};
   CHECK_THROWS_AS(private_page.recommend(context(0), all, 2, ranking), mr::Error);
+}
+
+TEST_CASE("FederatedAveraging: a v1 stream (no cadence, no per-agent counts) still loads") {
+  // What version 1 wrote: the config without the policy's fields, rounds, parameters, accountant
+  // (here a fresh one: the RDP of every order 0, no step).
+  const auto orders = mr::detail::make_rdp_orders();
+  std::stringstream v1;
+  {
+    mr::io::ModelWriter w(v1, "federated_averaging", 1);
+    w.u64("privacy_enabled", 1);
+    w.f64("clip_norm", 0.5);
+    w.f64("noise_multiplier", 1.5);
+    w.f64("delta", 1e-5);
+    w.u64("seed", 4);
+    w.f64("server_learning_rate", 1.0);
+    w.u64("rounds", 1);
+    w.u64("has_global", 1);
+    const std::vector<float> global{0.25f, -0.5f};
+    w.u64("global_size", global.size());
+    w.floats("global", global);
+    w.doubles("rdp_orders", orders);
+    w.doubles("rdp", std::vector<double>(orders.size(), 0.0));
+    w.u64("rdp_steps", 0);
+    w.u64("rdp_unbounded", 0);
+    w.finish();
+  }
+  mr::FederatedAveraging fed({.pages_per_round = 12, .proposals = 4});
+  fed.load(v1);
+  CHECK(fed.rounds() == 1);
+  CHECK(fed.config().privacy.clip_norm == 0.5);
+  CHECK(fed.config().seed == 4);
+  CHECK(fed.config().pages_per_round == 12);  // kept: v1 did not hold them
+  CHECK(fed.config().proposals == 4);
+  CHECK(fed.epsilon() == mr::RdpAccountant().epsilon(1e-5));
+  REQUIRE(fed.global_parameters().size() == 2);
+  CHECK(fed.global_parameters()[1] == -0.5f);
 }

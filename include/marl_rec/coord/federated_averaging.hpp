@@ -253,11 +253,12 @@ class FederatedAveraging {
     average(std::span<M* const>(models), weights);
   }
 
-  /// Writes the configuration, the round count, the global parameters and the accountant's
-  /// state (format "federated_averaging" v1). A loaded averager continues exactly as this one
-  /// would (same noise).
+  /// Writes the configuration, the round count, the global parameters, the accountant's state
+  /// and, as a Coordinator policy, the feedback already averaged per agent (format
+  /// "federated_averaging" v2). A loaded averager continues exactly as this one would (same
+  /// noise, same round weights).
   void save(std::ostream& out) const {
-    io::ModelWriter w(out, model_type, 1);
+    io::ModelWriter w(out, model_type, 2);
     w.u64("privacy_enabled", config_.privacy.enabled ? 1 : 0);
     w.f64("clip_norm", config_.privacy.clip_norm);
     w.f64("noise_multiplier", config_.privacy.noise_multiplier);
@@ -269,15 +270,21 @@ class FederatedAveraging {
     w.u64("global_size", global_.size());
     w.floats("global", global_);
     accountant_.write_fields(w);
+    w.u64("pages_per_round", config_.pages_per_round);
+    w.u64("proposals", config_.proposals);
+    w.u64("agents_seen", seen_feedback_.size());
+    for (const std::uint64_t seen : seen_feedback_) w.u64("seen_feedback", seen);
     w.finish();
   }
 
-  /// Replaces everything with what save() wrote. Throws Error, changing nothing, on a stream of
-  /// another type, a truncated or corrupted stream, or invalid contents.
+  /// Replaces everything with what save() wrote. A v1 stream (which did not hold them) keeps
+  /// this averager's pages_per_round and proposals and starts the per-agent feedback counts from
+  /// zero. Throws Error, changing nothing, on a stream of another type, a truncated or corrupted
+  /// stream, or invalid contents.
   void load(std::istream& in) {
     constexpr const char* where = "FederatedAveraging::load";
-    io::ModelReader r(in, model_type, 1);
-    Config c;
+    io::ModelReader r(in, model_type, 2);
+    Config c = config_;
     c.privacy.enabled = r.u64("privacy_enabled", 0, 1) == 1;
     c.privacy.clip_norm = r.f64("clip_norm");
     c.privacy.noise_multiplier = r.f64("noise_multiplier");
@@ -297,8 +304,17 @@ class FederatedAveraging {
     }
     RdpAccountant accountant;
     accountant.read_fields(r, where);
+    std::vector<std::uint64_t> seen;
+    if (r.version() >= 2) {
+      c.pages_per_round = r.u64("pages_per_round", 1, std::numeric_limits<std::uint64_t>::max());
+      c.proposals = static_cast<std::size_t>(r.u64("proposals", 0, std::uint64_t{1} << 40));
+      // A forged count cannot allocate: each entry is read (and checked) before the next.
+      const std::uint64_t agents = r.u64("agents_seen", 0, std::uint64_t{1} << 20);
+      for (std::uint64_t a = 0; a < agents; ++a) seen.push_back(r.u64("seen_feedback"));
+    }
     r.finish();
     config_ = c;
+    seen_feedback_ = std::move(seen);
     rounds_ = rounds;
     has_global_ = has_global;
     global_ = std::move(global);
