@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what marl_rec needs from Debian 12 and is missing; installs nothing when all is there.
-#   scripts/setup.sh [--with-clang]
+#   scripts/setup.sh [--with-clang] [--with-python]
 # --with-clang also installs clang and its sanitizer runtimes (CI builds with it: warnings, ASan).
+# --with-python also installs python3, which runs scripts/bench_plot.py (benchmark JSON → SVG)
+# and its tests (left out of the test suite when there is no Python).
 set -euo pipefail
 
 packages=(cmake g++ ninja-build pkgconf libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-clang) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "setup.sh: unknown option '$arg' (known: --with-clang)" >&2; exit 2 ;;
+    --with-python) packages+=(python3) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-clang, --with-python)" >&2; exit 2 ;;
   esac
 done
 
