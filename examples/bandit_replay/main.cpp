@@ -64,6 +64,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/flags.hpp"
 #include "marl_rec/agent/agent.hpp"
 #include "marl_rec/core/context.hpp"
 #include "marl_rec/core/decision.hpp"
@@ -115,61 +116,37 @@ struct Options {
   bool help = false;
 };
 
-std::uint64_t parse_count(const std::string& flag, const char* value) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(value, &end, 10);
-  if (end == value || *end != '\0' || value[0] == '-' || errno == ERANGE) {
-    throw mr::Error(flag + ": expected a non-negative integer, got '" + value + "'");
-  }
-  return v;
-}
-
-double parse_fraction(const std::string& flag, const char* value, bool open_at_zero) {
-  char* end = nullptr;
-  const double v = std::strtod(value, &end);
-  const bool ok = end != value && *end == '\0' && (open_at_zero ? v > 0.0 : v >= 0.0) && v < 1.0;
-  if (!ok) {
-    throw mr::Error(flag + ": expected a number in " + (open_at_zero ? "(0, 1)" : "[0, 1)") + ", got '" +
-                    value + "'");
-  }
-  return v;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw mr::Error(flag + ": missing value");
-      return argv[++i];
-    };
-    if (flag == "--help" || flag == "-h") {
+  mr::examples::Flags flags(argc, argv);
+  while (flags.next()) {
+    if (flags.is("--help") || flags.is("-h")) {
       o.help = true;
-    } else if (flag == "--data") {
-      o.data = value();
-    } else if (flag == "--campaign") {
-      o.campaign = value();
+    } else if (flags.is("--data")) {
+      o.data = flags.text();
+    } else if (flags.is("--campaign")) {
+      o.campaign = flags.text();
       if (o.campaign != "men" && o.campaign != "women" && o.campaign != "all") {
         throw mr::Error("--campaign: expected men, women or all, got '" + o.campaign + "'");
       }
-    } else if (flag == "--log") {
-      o.log = value();
-    } else if (flag == "--item-context") {
-      o.item_context = value();
-    } else if (flag == "--train-fraction") {
-      o.train_fraction = parse_fraction(flag, value(), true);
-    } else if (flag == "--epsilon") {
-      o.epsilon = parse_fraction(flag, value(), false);
-    } else if (flag == "--bootstrap") {
-      o.bootstrap = parse_count(flag, value());
-      if (o.bootstrap < 10) throw mr::Error("--bootstrap: expected at least 10 resamples");
-    } else if (flag == "--seed") {
-      o.seed = parse_count(flag, value());
-    } else if (flag == "--max-rows") {
-      o.max_rows = parse_count(flag, value());
+    } else if (flags.is("--log")) {
+      o.log = flags.text();
+    } else if (flags.is("--item-context")) {
+      o.item_context = flags.text();
+    } else if (flags.is("--train-fraction")) {
+      o.train_fraction = flags.number(0.0, 1.0, true);
+      if (o.train_fraction == 1.0) throw mr::Error("--train-fraction: must leave rows to hold out (< 1)");
+    } else if (flags.is("--epsilon")) {
+      o.epsilon = flags.number(0.0, 1.0);
+      if (o.epsilon == 1.0) throw mr::Error("--epsilon: expected a number in [0, 1)");
+    } else if (flags.is("--bootstrap")) {
+      o.bootstrap = flags.whole(10);
+    } else if (flags.is("--seed")) {
+      o.seed = flags.whole();
+    } else if (flags.is("--max-rows")) {
+      o.max_rows = flags.whole();
     } else {
-      throw mr::Error("unknown flag '" + flag + "' (--help lists the flags)");
+      flags.unknown();
     }
   }
   if (o.log.empty() != o.item_context.empty()) {

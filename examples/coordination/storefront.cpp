@@ -41,7 +41,7 @@
 //   reward per 1,000 steps, mean over seeds) to DIR/storefront_curves.csv and .svg.
 //
 // Usage: marl_rec_storefront [--steps N] [--seeds S] [--first-seed F] [--weights R,D,V]
-//                            [--near-duplicate T] [--out DIR] [--quick]
+//                            [--near-duplicate T] [--out DIR] [--quick] [--help]
 // --quick: 3,000 steps × 2 seeds (a CTest smoke run, a few seconds). --weights R,D,V replaces
 // objectives A's weights (for the sweep that chose them: --first-seed 101 --seeds 2 --steps 20000).
 // The full run (50,000 steps × 5 seeds, 45 runs) takes about a minute on one core at -O2.
@@ -63,6 +63,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/flags.hpp"
 #include "../support/svg_plot.hpp"
 #include "marl_rec/agent/agent.hpp"
 #include "marl_rec/coord/coordinator.hpp"
@@ -289,21 +290,8 @@ Run run(Kind kind, std::uint64_t seed, const Options& o) {
   return {};
 }
 
-struct Summary {
-  double mean = 0.0;
-  double sd = 0.0;  // sample standard deviation (n − 1); 0 for one seed
-};
-Summary summarise(const std::vector<double>& x) {
-  Summary s;
-  for (const double v : x) s.mean += v;
-  s.mean /= static_cast<double>(x.size());
-  if (x.size() > 1) {
-    double ss = 0.0;
-    for (const double v : x) ss += (v - s.mean) * (v - s.mean);
-    s.sd = std::sqrt(ss / static_cast<double>(x.size() - 1));
-  }
-  return s;
-}
+using mr::examples::Summary;
+using mr::examples::summarise;
 
 // Every seed's runs of every policy under one set of objectives.
 struct Table {
@@ -411,59 +399,43 @@ void write_curves(const Options& options, const std::vector<const Table*>& table
   mr::examples::write_svg(options.out + "/storefront_curves.svg", panels);
 }
 
-std::uint64_t parse_count(const std::string& flag, const char* value, bool zero_ok = false) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(value, &end, 10);
-  if (end == value || *end != '\0' || (v == 0 && !zero_ok)) throw mr::Error(flag + ": expected a positive integer");
-  return v;
-}
+const char* const usage =
+    "usage: marl_rec_storefront [--steps N] [--seeds S] [--first-seed F] [--weights R,D,V]\n"
+    "                           [--near-duplicate T] [--out DIR] [--quick]\n"
+    "  --steps N           page views per run (default 50000)\n"
+    "  --seeds S           runs per policy, seeds F .. F+S-1 (default 5)\n"
+    "  --first-seed F      the first seed (default 1)\n"
+    "  --weights R,D,V     objectives A's weights: Relevance, Diversity, Revenue\n"
+    "  --near-duplicate T  objectives B's near-duplicate cosine (default 0.85)\n"
+    "  --out DIR           where storefront_curves.csv and .svg go (default .)\n"
+    "  --quick             3000 steps x 2 seeds (a smoke run)\n";
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw mr::Error(flag + ": missing value");
-      return argv[++i];
-    };
-    if (flag == "--steps") {
-      o.steps = parse_count(flag, value());
-    } else if (flag == "--seeds") {
-      o.seeds = parse_count(flag, value());
-    } else if (flag == "--first-seed") {
-      o.first_seed = parse_count(flag, value(), true);
-    } else if (flag == "--weights") {
-      // R,D,V: three numbers separated by commas.
-      const std::string list = value();
-      o.weights.clear();
-      std::size_t at = 0;
-      while (at <= list.size()) {
-        const std::size_t comma = std::min(list.find(',', at), list.size());
-        const std::string item = list.substr(at, comma - at);
-        char* end = nullptr;
-        const double w = std::strtod(item.c_str(), &end);
-        if (item.empty() || *end != '\0') throw mr::Error("--weights: expected three numbers R,D,V");
-        o.weights.push_back(w);
-        at = comma + 1;
-      }
+  mr::examples::Flags flags(argc, argv);
+  while (flags.next()) {
+    if (flags.is("--help") || flags.is("-h")) {
+      std::printf("%s", usage);
+      std::exit(0);
+    } else if (flags.is("--steps")) {
+      o.steps = flags.whole(1);
+    } else if (flags.is("--seeds")) {
+      o.seeds = flags.whole(1);
+    } else if (flags.is("--first-seed")) {
+      o.first_seed = flags.whole();
+    } else if (flags.is("--weights")) {
+      // R,D,V: objectives A's three weights.
+      o.weights = flags.numbers(0.0, 1e6);
       if (o.weights.size() != 3) throw mr::Error("--weights: expected three numbers R,D,V");
-    } else if (flag == "--near-duplicate") {
-      char* end = nullptr;
-      const std::string text = value();
-      const double t = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !(t >= -1.0 && t <= 1.0)) {
-        throw mr::Error("--near-duplicate: expected a cosine in [-1, 1]");
-      }
-      near_duplicate_cosine = static_cast<float>(t);
-    } else if (flag == "--out") {
-      o.out = value();
-    } else if (flag == "--quick") {
+    } else if (flags.is("--near-duplicate")) {
+      near_duplicate_cosine = static_cast<float>(flags.number(-1.0, 1.0));
+    } else if (flags.is("--out")) {
+      o.out = flags.text();
+    } else if (flags.is("--quick")) {
       o.steps = 3000;
       o.seeds = 2;
     } else {
-      throw mr::Error("unknown flag " + flag +
-                      " (flags: --steps N, --seeds S, --first-seed F, --weights R,D,V, --near-duplicate T, --out DIR, "
-                      "--quick)");
+      flags.unknown();
     }
   }
   return o;

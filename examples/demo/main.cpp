@@ -49,6 +49,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../support/flags.hpp"
 #include "../support/svg_plot.hpp"
 #include "marl_rec/embed/catalog_builder.hpp"
 #include "marl_rec/embed/hashing_embedder.hpp"
@@ -390,40 +391,32 @@ void write_curves(const std::vector<Run>& runs, const Meter& meter, const Option
 
 // ---- flags ---------------------------------------------------------------------------------------
 
-std::uint64_t parse_count(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || text[0] == '-' || v == 0) {
-    throw mr::Error(std::string(flag) + " expects a positive whole number, got '" + text + "'");
-  }
-  return v;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
+  mr::examples::Flags flags(argc, argv);
+  while (flags.next()) {
+    if (flags.is("--help") || flags.is("-h")) {
       std::printf("%s", usage);
       std::exit(0);
-    }
-    if (flag == "--quick") {
+    } else if (flags.is("--quick")) {
       o.views = 3000;
-      continue;
-    }
-    if (flag == "--no-progress") {
+    } else if (flags.is("--no-progress")) {
       o.progress = false;
-      continue;
+    } else if (flags.is("--views")) {
+      o.views = flags.whole(1);
+    } else if (flags.is("--seed")) {
+      o.seed = flags.whole();
+    } else if (flags.is("--users")) {
+      o.users = flags.whole(1);
+    } else if (flags.is("--dim")) {
+      o.dim = flags.whole(1);
+    } else if (flags.is("--data")) {
+      o.data = flags.text();
+    } else if (flags.is("--out")) {
+      o.out = flags.text();
+    } else {
+      flags.unknown();
     }
-    if (i + 1 >= argc) throw mr::Error(std::string(flag) + " needs a value (--help lists the flags)");
-    const char* value = argv[++i];
-    if (flag == "--views") o.views = parse_count(flag, value);
-    else if (flag == "--seed") o.seed = parse_count(flag, value);
-    else if (flag == "--users") o.users = parse_count(flag, value);
-    else if (flag == "--dim") o.dim = parse_count(flag, value);
-    else if (flag == "--data") o.data = value;
-    else if (flag == "--out") o.out = value;
-    else throw mr::Error("unknown flag " + std::string(flag) + " (--help lists the flags)");
   }
   return o;
 }

@@ -63,6 +63,9 @@
 
 #include <marl_rec/marl_rec.hpp>
 
+#include "../support/flags.hpp"
+#include "../support/svg_plot.hpp"
+
 namespace mr = marl_rec;
 
 namespace {
@@ -245,60 +248,25 @@ Result federated(const char* run, const mr::eval::Split& split, Federation f, co
   return r;
 }
 
-// NDCG@10 against ε (log axis) as SVG; the references are dashed lines, named on the right.
+// NDCG@10 against ε (log axis) as SVG; each reference is a level line across it.
 bool write_plot(const std::vector<Result>& refs, std::vector<Result> dp, const Options& o) {
   std::erase_if(dp, [](const Result& r) { return std::isnan(r.ndcg); });  // diverged runs
   if (dp.empty()) return false;
-  const double left = 60, top = 30, width = 520, height = 300;
-  double y_max = 0.0;
-  for (const Result& r : refs) y_max = std::max(y_max, std::ceil(r.ndcg * 20.0) / 20.0);
-  for (const Result& r : dp) y_max = std::max(y_max, std::ceil(r.ndcg * 20.0) / 20.0);
-  // Powers of two around the ε spent (the accountant's ε sits a hair below each target).
-  const double lo = std::exp2(std::floor(std::log2(dp.front().epsilon) + 1e-3));
-  const double hi = std::max(std::exp2(std::ceil(std::log2(dp.back().epsilon) - 1e-3)), 2.0 * lo);
-  const auto x = [&](double e) { return left + width * std::log2(e / lo) / std::log2(hi / lo); };
-  const auto y = [&](double v) { return top + height * (1.0 - v / y_max); };
-  const std::string path = o.out + "/federated_private.svg";
-  std::ofstream svg(path);
-  const auto text = [&](double at_x, double at_y, const char* anchor, const char* fill, auto what) {
-    svg << "<text x=\"" << at_x << "\" y=\"" << at_y << "\" text-anchor=\"" << anchor
-        << "\" fill=\"" << fill << "\">" << what << "</text>\n";
-  };
-  const auto line = [&](double v, const char* colour, const char* dash) {
-    svg << "<line x1=\"" << left << "\" y1=\"" << y(v) << "\" x2=\"" << left + width << "\" y2=\""
-        << y(v) << "\" stroke=\"" << colour << "\" stroke-dasharray=\"" << dash << "\"/>\n";
-  };
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"730\" height=\"360\" "
-         "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" "
-         "fill=\"white\"/>\n<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << width
-      << "\" height=\"" << height << "\" fill=\"none\" stroke=\"black\"/>\n";
-  std::string title = "NDCG@10 against epsilon (log scale): agent-level DP, delta = 1e-5, ";
-  title += std::to_string(o.agents) + " agents, " + std::to_string(o.rounds) + " rounds";
-  text(left, 18, "start", "black", title);
-  for (double v = 0.0; v <= y_max + 1e-9; v += 0.05) {
-    line(v, "#e0e0e0", "none");
-    text(left - 6, y(v) + 4, "end", "black", std::round(v * 100.0) / 100.0);
-  }
-  for (double e = lo; e <= hi * 1.001; e *= 2.0) {
-    text(x(e), top + height + 16, "middle", "black", e);
-  }
-  const char* colours[] = {"#2ca02c", "#1f77b4", "#9467bd", "#7f7f7f"};
-  for (std::size_t k = 0; k < refs.size(); ++k) {
-    if (!std::isnan(refs[k].ndcg)) line(refs[k].ndcg, colours[k % 4], "6,4");
-    text(left + width + 10, top + 10 + 16.0 * static_cast<double>(k), "start", colours[k % 4],
-         refs[k].run);
-  }
-  text(left + width + 10, top + 10 + 16.0 * static_cast<double>(refs.size()), "start", "#d62728",
-       "private");
-  svg << "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"";
-  for (const Result& r : dp) svg << x(r.epsilon) << ',' << y(r.ndcg) << ' ';
-  svg << "\"/>\n";
+  mr::examples::LinePlot plot{.title = "NDCG@10 against epsilon: agent-level DP, delta = 1e-5, " +
+                                       std::to_string(o.agents) + " agents, " + std::to_string(o.rounds) + " rounds",
+                              .x_label = "epsilon (log scale)",
+                              .y_label = "NDCG@10",
+                              .x = {},
+                              .series = {{"private", {}}},
+                              .log_x = true};
   for (const Result& r : dp) {
-    svg << "<circle cx=\"" << x(r.epsilon) << "\" cy=\"" << y(r.ndcg)
-        << "\" r=\"3.5\" fill=\"#d62728\"/>\n";
+    plot.x.push_back(r.epsilon);
+    plot.series[0].y.push_back(r.ndcg);
   }
-  svg << "</svg>\n";
-  if (!svg.flush()) throw mr::Error("cannot write " + path);
+  for (const Result& r : refs) {
+    if (!std::isnan(r.ndcg)) plot.series.push_back({r.run, std::vector<double>(dp.size(), r.ndcg)});
+  }
+  mr::examples::write_svg(o.out + "/federated_private.svg", plot);
   return true;
 }
 
@@ -311,66 +279,36 @@ constexpr const char* usage =
     "8 rounds, epsilons 2,8 (other flags override it). The protocol: the header of\n"
     "examples/federated_private/main.cpp.\n";
 
-std::uint64_t whole(const std::string& flag, const std::string& text, std::uint64_t min) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE || v < min) {
-    throw mr::Error(flag + ": expected a whole number >= " + std::to_string(min) + ", got '" +
-                    text + "'");
-  }
-  return v;
-}
-
-double positive(const std::string& flag, const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v) || v <= 0.0) {
-    throw mr::Error(flag + ": expected a positive number, got '" + text + "'");
-  }
-  return v;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   // --quick first, wherever it is: the flags given with it override its settings.
   if (std::find(argv + 1, argv + argc, std::string_view("--quick")) != argv + argc) {
     o.users = 1000, o.agents = 100, o.rounds = 8, o.epsilons = {2, 8};
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw mr::Error(flag + ": missing value");
-      return argv[++i];
-    };
-    if (flag == "--help" || flag == "-h") {
+  mr::examples::Flags flags(argc, argv);
+  while (flags.next()) {
+    if (flags.is("--help") || flags.is("-h")) {
       std::fputs(usage, stdout);
       std::exit(0);
-    } else if (flag == "--data") {
-      o.data = value();
-    } else if (flag == "--agents") {
-      o.agents = whole(flag, value(), 1);
-    } else if (flag == "--rounds") {
-      o.rounds = whole(flag, value(), 1);
-    } else if (flag == "--epsilons") {
-      const std::string list = value();
-      o.epsilons.clear();
-      for (std::size_t at = 0; at <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', at), list.size());
-        o.epsilons.push_back(positive(flag, list.substr(at, comma - at)));
-        at = comma + 1;
-      }
+    } else if (flags.is("--data")) {
+      o.data = flags.text();
+    } else if (flags.is("--agents")) {
+      o.agents = flags.whole(1);
+    } else if (flags.is("--rounds")) {
+      o.rounds = flags.whole(1);
+    } else if (flags.is("--epsilons")) {
+      o.epsilons = flags.numbers(0.0, 1e9, true);
       std::sort(o.epsilons.begin(), o.epsilons.end());
-    } else if (flag == "--clip") {
-      o.clip = positive(flag, value());
-    } else if (flag == "--server-lr") {
-      o.server_lr = positive(flag, value());
-    } else if (flag == "--seed") {
-      o.seed = whole(flag, value(), 0);
-    } else if (flag == "--out") {
-      o.out = value();
-    } else if (flag != "--quick") {
-      throw mr::Error("unknown flag '" + flag + "' (--help lists them)");
+    } else if (flags.is("--clip")) {
+      o.clip = flags.number(0.0, 1e9, true);
+    } else if (flags.is("--server-lr")) {
+      o.server_lr = flags.number(0.0, 1e9, true);
+    } else if (flags.is("--seed")) {
+      o.seed = flags.whole();
+    } else if (flags.is("--out")) {
+      o.out = flags.text();
+    } else if (!flags.is("--quick")) {
+      flags.unknown();
     }
   }
   o.seeds = seeds_from(o.seed);

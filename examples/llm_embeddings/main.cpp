@@ -58,6 +58,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/flags.hpp"
 #include "marl_rec/concepts/embedder.hpp"
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/core/rng.hpp"
@@ -114,60 +115,34 @@ struct Options {
   bool help = false;
 };
 
-std::uint64_t parse_count(const std::string& flag, const char* value) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(value, &end, 10);
-  if (end == value || *end != '\0' || value[0] == '-' || errno == ERANGE) {
-    throw mr::Error(flag + ": expected a non-negative integer, got '" + value + "'");
-  }
-  return v;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    const auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw mr::Error(flag + ": missing value");
-      return argv[++i];
-    };
-    if (flag == "--help" || flag == "-h") {
+  mr::examples::Flags flags(argc, argv);
+  while (flags.next()) {
+    if (flags.is("--help") || flags.is("-h")) {
       o.help = true;
-    } else if (flag == "--vectors") {
-      o.vectors = value();
-    } else if (flag == "--ids") {
-      o.ids = value();
-    } else if (flag == "--catalog") {
-      o.catalog = value();
-    } else if (flag == "--item") {
-      o.items.emplace_back(value());
-    } else if (flag == "--clicked") {
-      const std::string list = value();
-      o.clicked.clear();
-      for (std::size_t at = 0; at <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', at), list.size());
-        if (comma == at) throw mr::Error("--clicked: expected ids separated by commas, got '" + list + "'");
-        o.clicked.push_back(list.substr(at, comma - at));
-        at = comma + 1;
-      }
-    } else if (flag == "--queries") {
-      o.queries = parse_count(flag, value());
-    } else if (flag == "--latency-ms") {
-      char* end = nullptr;
-      const char* text = value();
-      o.latency_ms = std::strtod(text, &end);
-      if (end == text || *end != '\0' || !(o.latency_ms >= 0.0 && o.latency_ms <= 1000.0)) {
-        throw mr::Error("--latency-ms: expected milliseconds in [0, 1000], got '" + std::string(text) + "'");
-      }
-    } else if (flag == "--cache-capacity") {
-      o.cache_capacity = parse_count(flag, value());
-    } else if (flag == "--seed") {
-      o.seed = parse_count(flag, value());
-    } else if (flag == "--write-npy") {
+    } else if (flags.is("--vectors")) {
+      o.vectors = flags.text();
+    } else if (flags.is("--ids")) {
+      o.ids = flags.text();
+    } else if (flags.is("--catalog")) {
+      o.catalog = flags.text();
+    } else if (flags.is("--item")) {
+      o.items.push_back(flags.text());
+    } else if (flags.is("--clicked")) {
+      o.clicked = flags.list();
+    } else if (flags.is("--queries")) {
+      o.queries = flags.whole();
+    } else if (flags.is("--latency-ms")) {
+      o.latency_ms = flags.number(0.0, 1000.0);
+    } else if (flags.is("--cache-capacity")) {
+      o.cache_capacity = flags.whole();
+    } else if (flags.is("--seed")) {
+      o.seed = flags.whole();
+    } else if (flags.is("--write-npy")) {
       o.write_npy = true;
     } else {
-      throw mr::Error("unknown flag '" + flag + "' (--help lists the flags)");
+      flags.unknown();
     }
   }
   if (o.items.empty()) o.items = {"p0001", "p0151", "p0271"};

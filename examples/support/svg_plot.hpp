@@ -118,8 +118,10 @@ inline void draw_panel(std::ostream& svg, const LinePlot& plot, double x0) {
   const std::vector<double> y_ticks = detail::nice_ticks(y_lo, y_hi, true);
   y_lo = y_ticks.front();
   y_hi = y_ticks.back();
-  const std::vector<double> x_ticks = plot.log_x ? detail::nice_ticks(x_lo, x_hi, false, 1.0)
-                                                 : detail::nice_ticks(x_lo, x_hi, false);
+  // A log axis: ticks at powers of 10, or of 2 over less than a decade and a half.
+  const std::vector<double> x_ticks =
+      plot.log_x ? detail::nice_ticks(x_lo, x_hi, false, x_hi - x_lo < 1.5 ? std::log10(2.0) : 1.0)
+                 : detail::nice_ticks(x_lo, x_hi, false);
 
   const double left = x0 + 70, top = 40, width = 400, height = 320;
   const auto px = [&](double x) { return left + width * (xt(x) - x_lo) / (x_hi - x_lo); };
