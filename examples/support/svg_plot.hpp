@@ -41,8 +41,8 @@ inline std::string svg_number(double v) {
 inline std::string tick_label(double v) {
   char buffer[32];
   const double a = std::abs(v);
-  if (a != 0.0 && (a >= 1e5 || a < 1e-3)) std::snprintf(buffer, sizeof buffer, "%.0e", v);
-  else if (a >= 100.0 || v == std::round(v)) std::snprintf(buffer, sizeof buffer, "%.0f", v);
+  if (a != 0.0 && a < 1e-3) std::snprintf(buffer, sizeof buffer, "%.0e", v);
+  else if (v == std::round(v) && a < 1e12) std::snprintf(buffer, sizeof buffer, "%.0f", v);
   else std::snprintf(buffer, sizeof buffer, "%.3g", v);
   return buffer;
 }
@@ -77,7 +77,7 @@ inline std::string escaped(const std::string& text) {
 }
 
 
-// Draws `plot` as a 720 × 440 panel whose left edge is at x0.
+// Draws `plot` as an 800 × 440 panel whose left edge is at x0.
 inline void draw_panel(std::ostream& svg, const LinePlot& plot, double x0) {
   const std::size_t n = plot.x.size();
   for (const Series& s : plot.series) {
@@ -169,15 +169,15 @@ inline void draw_panel(std::ostream& svg, const LinePlot& plot, double x0) {
 
 }  // namespace detail
 
-/// Writes `panels` side by side to `path` as an SVG, 720 × 440 pixels per panel. Throws
+/// Writes `panels` side by side to `path` as an SVG, 800 × 440 pixels per panel. Throws
 /// std::runtime_error when a series and its x differ in size, when log_x has an x ≤ 0, or when
 /// the file cannot be written.
 inline void write_svg(const std::string& path, const std::vector<LinePlot>& panels) {
   std::ofstream svg(path);
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << 720 * panels.size()
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << 800 * panels.size()
       << "\" height=\"440\" font-family=\"sans-serif\" font-size=\"12\">\n"
          "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  for (std::size_t p = 0; p < panels.size(); ++p) detail::draw_panel(svg, panels[p], 720.0 * static_cast<double>(p));
+  for (std::size_t p = 0; p < panels.size(); ++p) detail::draw_panel(svg, panels[p], 800.0 * static_cast<double>(p));
   svg << "</svg>\n";
   svg.close();
   if (!svg) throw std::runtime_error("write_svg: cannot write " + path);
