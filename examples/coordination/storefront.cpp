@@ -64,6 +64,7 @@
 #include <vector>
 
 #include "../support/flags.hpp"
+#include "../support/simulator_view.hpp"
 #include "../support/svg_plot.hpp"
 #include "marl_rec/agent/agent.hpp"
 #include "marl_rec/coord/coordinator.hpp"
@@ -128,32 +129,18 @@ struct Run {
 // and the three pools.
 class World {
  public:
-  explicit World(std::uint64_t seed) : sim_(ev::SimulatorConfig{.seed = seed}) {
-    const mr::MatrixView vectors = sim_.catalog().embeddings();
-    dim_ = vectors.cols() + 1;
-    items_.resize(vectors.rows() * dim_);
-    for (std::size_t i = 0; i < vectors.rows(); ++i) {
-      const auto row = vectors.row(i);
-      std::copy(row.begin(), row.end(), items_.begin() + static_cast<std::ptrdiff_t>(i * dim_));
-      items_[i * dim_ + dim_ - 1] = 1.0f;
-    }
-    for (std::size_t i = 0; i < vectors.rows(); ++i) pool_items_[i % agent_count].push_back(i);
+  explicit World(std::uint64_t seed) : sim_(ev::SimulatorConfig{.seed = seed}), view_(sim_) {
+    for (std::size_t i = 0; i < sim_.items(); ++i) pool_items_[i % agent_count].push_back(i);
     for (std::size_t a = 0; a < agent_count; ++a) pools_.emplace_back(pool_items_[a]);
-    features_.resize(sim_.config().dim + 1);
   }
+  World(const World&) = delete;  // view_ points at sim_
+  World& operator=(const World&) = delete;
 
   ev::Simulator& sim() noexcept { return sim_; }
   std::span<const mr::Candidates> pools() const noexcept { return pools_; }
 
-  // The context of `user`: observable features + a constant 1, over the item matrix.
-  mr::Context context(std::size_t user) {
-    const auto x = sim_.features(user);
-    std::copy(x.begin(), x.end(), features_.begin());
-    features_.back() = 1.0f;
-    return mr::Context{.features = features_,
-                       .items = mr::MatrixView(std::span<const float>(items_), sim_.items(), dim_),
-                       .user = user};
-  }
+  // The context of `user`: observable features + a constant 1, over the item matrix (+ 1).
+  mr::Context context(std::size_t user) { return view_.context(user); }
 
   // Shows `page` to `user`, adds the outcome to `run` (step `step`), and returns the feedback.
   mr::Feedback show(std::size_t user, std::span<const std::size_t> page, Run& run, std::size_t step) {
@@ -179,11 +166,9 @@ class World {
 
  private:
   ev::Simulator sim_;
-  std::size_t dim_ = 0;
-  std::vector<float> items_;
+  mr::examples::SimulatorView view_;
   std::vector<std::size_t> pool_items_[agent_count];
   std::vector<mr::Candidates> pools_;
-  std::vector<float> features_;
   ev::PageOutcome outcome_;
 };
 

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "../support/flags.hpp"
+#include "../support/simulator_view.hpp"
 #include "../support/svg_plot.hpp"
 #include "marl_rec/embed/catalog_builder.hpp"
 #include "marl_rec/embed/hashing_embedder.hpp"
@@ -120,40 +121,24 @@ ev::SimulatorConfig shoppers(const Options& o) {
   return {.users = o.users, .affinity_scale = 8.0, .seed = o.seed};
 }
 
-// What the agents see: a shopper's noisy features and each item's vector, each with a constant 1
-// appended so that the cross features also hold the item's and the shopper's own terms.
+// The simulated shop and what the agents see of it: a shopper's noisy features and each item's
+// vector (examples/support/simulator_view.hpp), over the three pools.
 class Storefront {
  public:
-  Storefront(const Shop& shop, const Options& o) : sim_(shoppers(o), shop.catalog) {
-    const mr::MatrixView vectors = sim_.catalog().embeddings();
-    dim_ = vectors.cols() + 1;
-    items_.resize(vectors.rows() * dim_);
-    for (std::size_t i = 0; i < vectors.rows(); ++i) {
-      const auto row = vectors.row(i);
-      std::copy(row.begin(), row.end(), items_.begin() + static_cast<std::ptrdiff_t>(i * dim_));
-      items_[i * dim_ + dim_ - 1] = 1.0f;
-    }
+  Storefront(const Shop& shop, const Options& o) : sim_(shoppers(o), shop.catalog), view_(sim_) {
     for (std::size_t a = 0; a < agent_count; ++a) pools_.emplace_back(shop.pool_items[a]);
-    features_.resize(vectors.cols() + 1);
   }
+  Storefront(const Storefront&) = delete;  // view_ points at sim_
+  Storefront& operator=(const Storefront&) = delete;
 
   ev::Simulator& sim() noexcept { return sim_; }
   std::span<const mr::Candidates> pools() const noexcept { return pools_; }
-
-  mr::Context context(std::size_t user) {
-    const auto x = sim_.features(user);
-    std::copy(x.begin(), x.end(), features_.begin());
-    features_.back() = 1.0f;
-    return {.features = features_, .items = mr::MatrixView(std::span<const float>(items_), sim_.items(), dim_),
-            .user = user};
-  }
+  mr::Context context(std::size_t user) { return view_.context(user); }
 
  private:
   ev::Simulator sim_;
-  std::size_t dim_ = 0;
-  std::vector<float> items_;
+  mr::examples::SimulatorView view_;
   std::vector<mr::Candidates> pools_;
-  std::vector<float> features_;
 };
 
 // ---- what a run measures -------------------------------------------------------------------------
