@@ -523,8 +523,8 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds
     CHECK(static_cast<double>(after0[k]) == doctest::Approx(mean).epsilon(1e-6));
   }
 
-  // Saved and loaded, the policy keeps its cadence, proposals and per-agent counts (v2): saving the
-  // loaded one gives the same bytes, whatever the config it was loaded into.
+  // Saved and loaded (v2), the policy keeps its cadence and proposals, whatever the config it
+  // is loaded into; saving the loaded one gives the same bytes.
   std::stringstream saved;
   page.policy().save(saved);
   mr::FederatedAveraging restored({.pages_per_round = 77, .proposals = 5});
@@ -535,6 +535,30 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds
   std::stringstream again;
   restored.save(again);
   CHECK(again.str() == saved.str());
+
+  // A restart: the loaded policy with new agents (their counters start at 0). The next round
+  // weighs each agent by the feedback it learned since it was built: 2 pages and 1 page.
+  mr::Coordinator after{catalog, std::move(restored), fed_agent(), fed_agent()};
+  const mr::Slate r0 = after.recommend(context(0), all, 2, ranking);
+  const mr::Slate r1 = after.recommend(context(1), all, 2, ranking);
+  const mr::Slate r2 = after.recommend(context(2), all, 2, ranking);
+  after.learn(r0.id, mr::Feedback{.clicked = {0}});
+  after.learn(r1.id, mr::Feedback{});
+  after.learn(r2.id, mr::Feedback{});
+  CHECK(after.policy().rounds() == 2);
+  CHECK(after.policy().last_round().total_weight == 3.0);
+  // A policy copied over other agents (not a supported use: load, or build a new policy) must
+  // still never see a count go backwards: agent 0 has learned 1 page, fewer than the 2 the
+  // policy averaged, and counts from its own start (1); agent 1 has 2 - 1. Finite weights.
+  mr::Coordinator swapped{catalog, mr::FederatedAveraging(page.policy()), fed_agent(), fed_agent()};
+  const mr::Slate w0 = swapped.recommend(context(0), all, 2, ranking);
+  const mr::Slate w1 = swapped.recommend(context(1), all, 2, ranking);
+  const mr::Slate w2 = swapped.recommend(context(3), all, 2, ranking);
+  swapped.learn(w0.id, mr::Feedback{});
+  swapped.learn(w1.id, mr::Feedback{});
+  swapped.learn(w2.id, mr::Feedback{});
+  CHECK(swapped.policy().rounds() == 2);
+  CHECK(swapped.policy().last_round().total_weight == 2.0);
 
   // A context without a user cannot be routed to a shard.
   CHECK_THROWS_WITH_AS(page.recommend(mr::Context{.features = features, .items = catalog.embeddings()}, all, 2,

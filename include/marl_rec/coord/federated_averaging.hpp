@@ -253,10 +253,12 @@ class FederatedAveraging {
     average(std::span<M* const>(models), weights);
   }
 
-  /// Writes the configuration, the round count, the global parameters, the accountant's state
-  /// and, as a Coordinator policy, the feedback already averaged per agent (format
+  /// Writes the whole configuration (v2 adds the policy's pages_per_round and proposals), the
+  /// round count, the global parameters and the accountant's state (format
   /// "federated_averaging" v2). A loaded averager continues exactly as this one would (same
-  /// noise, same round weights).
+  /// noise). As a Coordinator policy, the feedback counts of the current agents are not saved
+  /// (an Agent's counters are not either): after a load, the first round weighs each agent by
+  /// all the feedback it has learned since it was built.
   void save(std::ostream& out) const {
     io::ModelWriter w(out, model_type, 2);
     w.u64("privacy_enabled", config_.privacy.enabled ? 1 : 0);
@@ -272,15 +274,13 @@ class FederatedAveraging {
     accountant_.write_fields(w);
     w.u64("pages_per_round", config_.pages_per_round);
     w.u64("proposals", config_.proposals);
-    w.u64("agents_seen", seen_feedback_.size());
-    for (const std::uint64_t seen : seen_feedback_) w.u64("seen_feedback", seen);
     w.finish();
   }
 
   /// Replaces everything with what save() wrote. A v1 stream (which did not hold them) keeps
-  /// this averager's pages_per_round and proposals and starts the per-agent feedback counts from
-  /// zero. Throws Error, changing nothing, on a stream of another type, a truncated or corrupted
-  /// stream, or invalid contents.
+  /// this averager's pages_per_round and proposals. The per-agent feedback counts start from
+  /// zero (see save()). Throws Error, changing nothing, on a stream of another type, a truncated
+  /// or corrupted stream, or invalid contents.
   void load(std::istream& in) {
     constexpr const char* where = "FederatedAveraging::load";
     io::ModelReader r(in, model_type, 2);
@@ -304,17 +304,13 @@ class FederatedAveraging {
     }
     RdpAccountant accountant;
     accountant.read_fields(r, where);
-    std::vector<std::uint64_t> seen;
     if (r.version() >= 2) {
       c.pages_per_round = r.u64("pages_per_round", 1, std::numeric_limits<std::uint64_t>::max());
       c.proposals = static_cast<std::size_t>(r.u64("proposals", 0, std::uint64_t{1} << 40));
-      // A forged count cannot allocate: each entry is read (and checked) before the next.
-      const std::uint64_t agents = r.u64("agents_seen", 0, std::uint64_t{1} << 20);
-      for (std::uint64_t a = 0; a < agents; ++a) seen.push_back(r.u64("seen_feedback"));
     }
     r.finish();
     config_ = c;
-    seen_feedback_ = std::move(seen);
+    seen_feedback_.clear();
     rounds_ = rounds;
     has_global_ = has_global;
     global_ = std::move(global);
@@ -371,6 +367,10 @@ class FederatedAveraging {
               [&](auto& a) {
                 a.with_model([&](M& m) { models.push_back(&m); });
                 const std::uint64_t learned = a.counters().feedback;
+                // Fewer than already averaged: another agent object took this place (the policy
+                // was copied over other agents); count its feedback from its start rather than
+                // let the difference wrap around.
+                if (learned < seen_feedback_[i]) seen_feedback_[i] = 0;
                 weights.push_back(static_cast<double>(learned - seen_feedback_[i]));
                 any = any || learned != seen_feedback_[i];
                 ++i;
