@@ -15,6 +15,7 @@
 // Malformed input (an unterminated block, an unknown snippet directive, a context on a file
 // snippet) is an error naming the file and line: a typo must not silently skip a snippet.
 #include <cstdio>
+#include <cctype>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -115,6 +116,13 @@ std::vector<Snippet> extract(const std::string& file) {
                                                          : raw.find_first_not_of(' '))));
       }
       if (!closed) fail(file, open, "unterminated ``` block");
+      std::string lower;
+      for (const char c : language) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (language != "cpp" && language != "c++" &&
+          (lower.rfind("cpp", 0) == 0 || lower.rfind("c++", 0) == 0 || lower == "cxx" || lower == "cc")) {
+        // ```C++, ```cpp {.attrs}, ```cxx: C++ the extractor would skip. Say so rather than skip.
+        fail(file, open, "a C++ block must open with ```cpp, not ```" + language);
+      }
       if (language == "cpp" || language == "c++") {
         if (pending.whole_file && !pending.context.empty()) {
           fail(file, pending.line, "a file snippet takes a snippet-prelude, not a snippet-context");
