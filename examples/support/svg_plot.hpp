@@ -60,8 +60,11 @@ inline std::vector<double> nice_ticks(double lo, double hi, bool cover, double s
   const double first = cover ? std::floor(lo / step + 1e-9) : std::ceil(lo / step - 1e-9);
   const double last = cover ? std::ceil(hi / step - 1e-9) : std::floor(hi / step + 1e-9);
   std::vector<double> ticks;
-  for (double k = first; k <= last + 0.5; k += 1.0) ticks.push_back(k * step);
-  if (ticks.empty()) ticks = {lo, hi};
+  // At most a few dozen: a range only a few ulps wide (or a huge first/step) gets its two ends.
+  if (std::isfinite(first) && std::isfinite(last) && last - first < 50.0 && first + 1.0 != first) {
+    for (double k = first; k <= last + 0.5; k += 1.0) ticks.push_back(k * step);
+  }
+  if (ticks.size() < 2) ticks = {lo, hi};
   return ticks;
 }
 

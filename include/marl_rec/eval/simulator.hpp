@@ -92,7 +92,8 @@ struct SimulatorConfig {
   double price_spread{0.5};
   /// Log-normal spread of the users' price sensitivities (median 1; ≥ 0, ≤ 5).
   double price_sensitivity_spread{0.5};
-  /// Probability of buying a free item after clicking it, in [0, 1].
+  /// Probability of buying an item after clicking it as its price tends to 0, in [0, 1]. (An
+  /// item of price 0 — content, in a world over your own catalog — is never bought.)
   double purchase_rate{0.5};
   /// Reward of a purchase on top of the click's 1 (finite).
   double purchase_bonus{1.0};
@@ -165,8 +166,9 @@ class Simulator {
 
   /// The config the world was built from.
   const SimulatorConfig& config() const noexcept { return config_; }
-  /// The items: unit-length vectors clustered by category, ids "item<i>", with price, category
-  /// ("category <c>") and provider ("provider <p>") attributes.
+  /// The items. In a drawn world: unit-length vectors clustered by category, ids "item<i>", with
+  /// price, category ("category <c>") and provider ("provider <p>") attributes; in a world over
+  /// your own catalog: a copy of it with unit-length vectors.
   const Catalog& catalog() const noexcept { return catalog_; }
   /// Number of users; users are 0 .. users() − 1.
   std::size_t users() const noexcept { return config_.users; }
@@ -494,14 +496,13 @@ class Simulator {
     draw_users(world, centres);
   }
 
-  // The world over a user's catalog (the catalog constructor). Same draw order as build() for
-  // the users, so the two worlds share the meaning of a seed's user draws.
+  // The world over a user's catalog (the catalog constructor). Its users are drawn as build()
+  // draws them (draw_users), after the centres it computes instead of drawing.
   void build_from(const Catalog& items) {
     const std::size_t n = items.size();
     const std::size_t d = items.dim();
     marl_rec::detail::require(n >= 1, "Simulator: the catalog is empty");
     std::vector<std::string> categories, providers;
-    std::vector<std::size_t> provider_of(n);
     item_category_.resize(n);
     item_price_.resize(n);
     double price_sum = 0.0;
@@ -524,7 +525,7 @@ class Simulator {
       marl_rec::detail::require(simd::l2_normalize(std::span<float>(v)),
                                 [&] { return "Simulator: item '" + id + "' has a zero vector"; });
       item_category_[i] = index_in(categories, a.category);
-      provider_of[i] = index_in(providers, a.provider);
+      index_in(providers, a.provider);  // counted: config().providers
       item_price_[i] = static_cast<double>(a.price);
       if (a.price > 0.0f) {
         price_sum += item_price_[i];
