@@ -17,6 +17,7 @@
 
 #include "marl_rec/core/catalog.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/core/id_map.hpp"
 #include "marl_rec/core/logged_decision.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
@@ -502,17 +503,11 @@ class Simulator {
     const std::size_t n = items.size();
     const std::size_t d = items.dim();
     marl_rec::detail::require(n >= 1, "Simulator: the catalog is empty");
-    std::vector<std::string> categories, providers;
+    IdMap categories, providers;  // the distinct names, in order of first appearance
     item_category_.resize(n);
     item_price_.resize(n);
     double price_sum = 0.0;
     std::size_t priced = 0;
-    const auto index_in = [](std::vector<std::string>& names, const std::string& name) {
-      const auto at = std::find(names.begin(), names.end(), name);
-      if (at != names.end()) return static_cast<std::size_t>(at - names.begin());
-      names.push_back(name);
-      return names.size() - 1;
-    };
     std::vector<float> v(d);
     for (std::size_t i = 0; i < n; ++i) {
       const std::string id(items.id(i));
@@ -524,8 +519,8 @@ class Simulator {
       std::copy(row.begin(), row.end(), v.begin());
       marl_rec::detail::require(simd::l2_normalize(std::span<float>(v)),
                                 [&] { return "Simulator: item '" + id + "' has a zero vector"; });
-      item_category_[i] = index_in(categories, a.category);
-      index_in(providers, a.provider);  // counted: config().providers
+      item_category_[i] = categories.intern(a.category);
+      providers.intern(a.provider);  // counted: config().providers
       item_price_[i] = static_cast<double>(a.price);
       if (a.price > 0.0f) {
         price_sum += item_price_[i];
@@ -550,14 +545,13 @@ class Simulator {
     // Category centres: the normalised mean vector of each category's items.
     std::vector<float> centres(config_.categories * d, 0.0f);
     for (std::size_t i = 0; i < n; ++i) {
-      const float* row = item_row(i);
-      float* centre = centres.data() + item_category_[i] * d;
-      for (std::size_t j = 0; j < d; ++j) centre[j] += row[j];
+      simd::axpy(1.0f, std::span<const float>(item_row(i), d),
+                 std::span<float>(centres.data() + item_category_[i] * d, d));
     }
     for (std::size_t c = 0; c < config_.categories; ++c) {
       const std::span<float> centre(centres.data() + c * d, d);
       marl_rec::detail::require(simd::l2_normalize(centre), [&] {
-        return "Simulator: the vectors of category '" + categories[c] + "' sum to zero";
+        return "Simulator: the vectors of category '" + categories.id(c) + "' sum to zero";
       });
     }
     draw_users(world, centres);
