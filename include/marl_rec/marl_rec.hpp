@@ -32,12 +32,14 @@
 #include "marl_rec/embed/text_tokens.hpp"
 #include "marl_rec/embed/word_vector_embedder.hpp"
 
+#include "marl_rec/io/crc32c.hpp"
 #include "marl_rec/io/csv.hpp"
 #include "marl_rec/io/csv_writer.hpp"
 #include "marl_rec/io/fvecs.hpp"
 #include "marl_rec/io/interactions_csv.hpp"
 #include "marl_rec/io/items_csv.hpp"
 #include "marl_rec/io/mapped_file.hpp"
+#include "marl_rec/io/model_file.hpp"
 #include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/io/npy.hpp"
 #include "marl_rec/io/obd.hpp"
@@ -87,6 +89,9 @@
 #include "marl_rec/coord/shared_model.hpp"
 #include "marl_rec/coord/slate.hpp"
 #include "marl_rec/coord/slot_auction.hpp"
+
+#include "marl_rec/serve/serving_agent.hpp"
+#include "marl_rec/serve/snapshot.hpp"
 
 #include "marl_rec/eval/any_batch_recommender.hpp"
 #include "marl_rec/eval/batch_recommend.hpp"

@@ -45,4 +45,23 @@ struct RewardWeights {
   double purchase = 1.0;
 };
 
+/// The reward `feedback` gives position `position` under `weights` (see RewardWeights).
+inline double reward_for(const RewardWeights& weights, const Feedback& feedback, std::size_t position) {
+  const auto has = [&](const std::vector<std::size_t>& v) {
+    for (const std::size_t p : v) {
+      if (p == position) return true;
+    }
+    return false;
+  };
+  const bool clicked = has(feedback.clicked);
+  const bool bought = has(feedback.purchased);
+  double r = (clicked || bought) ? 0.0 : weights.none;
+  if (clicked) r += weights.click;
+  if (bought) r += weights.purchase;
+  for (const auto& [p, value] : feedback.rewards) {
+    if (p == position) r += value;
+  }
+  return r;
+}
+
 }  // namespace marl_rec
