@@ -25,6 +25,7 @@
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/eval/off_policy.hpp"
 #include "marl_rec/explore/epsilon_greedy.hpp"
+#include "marl_rec/io/model_file.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "marl_rec/models/linear_q.hpp"
 #include "marl_rec/objective/diversity.hpp"
@@ -86,26 +87,6 @@ class Recommendations {
       mr::EpsilonGreedy{{.epsilon = 0.05, .seed = 1}},
       {.max_pending = 100'000, .time_to_live = 1800.0, .rewards = {.click = 1.0, .purchase = 5.0}}};
 };
-
-// docs/threading_and_persistence.md, "Checkpoints in practice" (as written).
-template <class M>
-void checkpoint(const M& model, const std::filesystem::path& path) {
-  const std::filesystem::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    model.save(out);  // throws marl_rec::Error when the stream fails
-    out.flush();
-    if (!out) throw mr::Error("checkpoint: cannot write " + temporary.string());
-  }
-  std::filesystem::rename(temporary, path);
-}
-
-template <class M>
-void restore(M& model, const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw mr::Error("restore: cannot open " + path.string());
-  model.load(in);
-}
 
 template <class M>
 std::string saved(const M& model) {
@@ -205,49 +186,46 @@ TEST_CASE("integration.md, a page with business goals: 8 slots, feedback by slot
   CHECK(goals.weights() == PageGoals::Weights{0.2, 0.7, 0.1});
 }
 
-TEST_CASE("integration.md, checkpoints, and threading_and_persistence.md's checkpoint / restore") {
+TEST_CASE("integration.md and threading_and_persistence.md checkpoints: save_file, then load_file after a restart") {
   const mr::Catalog catalog = shop_catalog();
   const std::vector<float> features = {0.3f, 0.8f, -0.2f};
   const mr::Context context{.features = features, .items = catalog.embeddings()};
   mr::Agent<mr::LinUcb, mr::EpsilonGreedy> trained{mr::LinUcb{{.features = mr::FeatureMap::cross}},
                                                    mr::EpsilonGreedy{{.seed = 3}}};
+  double now = 100.0;  // one clock for both agents, so that their saved bytes can be compared
+  trained.set_clock([&] { return now; });
   for (int t = 0; t < 50; ++t) {
     const mr::Decision d = trained.recommend(context, 2);
     trained.learn(d.id, t % 3 == 0 ? mr::Feedback{.clicked = {0}} : mr::Feedback{});
   }
-  std::stringstream file;
-
-  mr::Agent<mr::LinUcb, mr::EpsilonGreedy> agent = trained;
-  std::ostream& checkpoint_stream = file;
-  // --- the snippet (integration.md) ---
-  agent.model().save(checkpoint_stream);
-  // --- end ---
-  mr::Agent<mr::LinUcb, mr::EpsilonGreedy> fresh{mr::LinUcb{}, mr::EpsilonGreedy{{.seed = 3}}};
-  std::istream& saved_stream = file;
+  const mr::Decision awaiting = trained.recommend(context, 2);  // feedback comes after the restart
+  const mr::test::TempDir dir;
+  const std::filesystem::path path = dir.path("agent.bin");
   {
-    auto& agent = fresh;  // the snippet's name for the agent being restored
-    std::istream& saved = saved_stream;
-    // --- the snippet (integration.md) ---
-    agent.with_model([&](mr::LinUcb& model) { model.load(saved); });
+    auto& agent = trained;  // the snippet's names
+    // --- the snippet (integration.md), its save line, with the test's path ---
+    mr::io::save_file(path, agent);
     // --- end ---
   }
-  CHECK(saved(fresh.model()) == saved(trained.model()));
-  // A bad file is an Error, and the model keeps its state.
-  std::istringstream truncated(saved(trained.model()).substr(0, 100));
-  CHECK_THROWS_AS(fresh.with_model([&](mr::LinUcb& model) { model.load(truncated); }), mr::Error);
-  CHECK(saved(fresh.model()) == saved(trained.model()));
-
-  // checkpoint() replaces the file whole; restore() loads it.
-  const mr::test::TempDir dir;
-  const std::filesystem::path path = dir.path("seller.model");
-  checkpoint(mr::LinUcb{}, path);
-  checkpoint(trained.model(), path);
-  CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp"));
-  mr::LinUcb restored;
-  restore(restored, path);
-  CHECK(saved(restored) == saved(trained.model()));
-  CHECK(mr::test::error_of([&] { restore(restored, dir.path("missing.model")); })
-            .starts_with("restore: cannot open "));
+  mr::Agent<mr::LinUcb, mr::EpsilonGreedy> agent{mr::LinUcb{}, mr::EpsilonGreedy{{.seed = 99}}};
+  agent.set_clock([&] { return now; });
+  // --- the snippet (integration.md), its load line ---
+  mr::io::load_file(path, agent, catalog.embeddings());
+  // --- end ---
+  CHECK(saved(agent) == saved(trained));
+  // The decision made before the restart is learned as it would have been.
+  CHECK(agent.learn(awaiting.id, mr::Feedback{.clicked = {1}}) == mr::LearnStatus::learned);
+  CHECK(trained.learn(awaiting.id, mr::Feedback{.clicked = {1}}) == mr::LearnStatus::learned);
+  CHECK(saved(agent) == saved(trained));
+  CHECK(agent.recommend(context, 2).id == awaiting.id + 1);
+  // A bad file is an Error, and the agent keeps its state; no temporary is left beside the file.
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << saved(trained).substr(0, 100);
+  CHECK_THROWS_AS(mr::io::load_file(path, agent, catalog.embeddings()), mr::Error);
+  CHECK(mr::test::error_of([&] { mr::io::load_file(dir.path("missing.bin"), agent); })
+            .starts_with("loading '"));
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(path.parent_path())) files += e.is_regular_file() ? 1 : 0;
+  CHECK(files == 1);
 }
 
 TEST_CASE("integration.md, A/B tests from logged decisions: log, then estimate a candidate with SNIPS") {

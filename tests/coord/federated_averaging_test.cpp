@@ -523,7 +523,7 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds
     CHECK(static_cast<double>(after0[k]) == doctest::Approx(mean).epsilon(1e-6));
   }
 
-  // Saved and loaded (v2), the policy keeps its cadence and proposals, whatever the config it
+  // Saved and loaded (v3), the policy keeps its cadence and proposals, whatever the config it
   // is loaded into; saving the loaded one gives the same bytes.
   std::stringstream saved;
   page.policy().save(saved);
@@ -536,21 +536,31 @@ TEST_CASE("FederatedAveraging as a policy: each user's agent serves them, rounds
   restored.save(again);
   CHECK(again.str() == saved.str());
 
-  // A restart: the loaded policy with new agents (their counters start at 0). The next round
-  // weighs each agent by the feedback it learned since it was built: 2 pages and 1 page.
-  mr::Coordinator after{catalog, std::move(restored), fed_agent(), fed_agent()};
-  const mr::Slate r0 = after.recommend(context(0), all, 2, ranking);
-  const mr::Slate r1 = after.recommend(context(1), all, 2, ranking);
-  const mr::Slate r2 = after.recommend(context(2), all, 2, ranking);
-  after.learn(r0.id, mr::Feedback{.clicked = {0}});
-  after.learn(r1.id, mr::Feedback{});
-  after.learn(r2.id, mr::Feedback{});
-  CHECK(after.policy().rounds() == 2);
-  CHECK(after.policy().last_round().total_weight == 3.0);
+  // A restart: the whole coordinator saved and loaded (agents with their counters, the policy
+  // with the counts it averaged at its last round, v3). The next round weighs each agent by the
+  // feedback learned since the last round, exactly as the coordinator that never stopped does.
+  const mr::FederatedAveraging after_one_round = page.policy();
+  std::stringstream whole;
+  page.save(whole);
+  mr::Coordinator after{catalog, mr::FederatedAveraging({.pages_per_round = 77}), fed_agent(), fed_agent()};
+  after.load(whole, catalog.embeddings());
+  CHECK(after.policy().config().pages_per_round == 3);
+  for (auto* c : {&page, &after}) {
+    const mr::Slate r0 = c->recommend(context(0), all, 2, ranking);
+    const mr::Slate r1 = c->recommend(context(1), all, 2, ranking);
+    const mr::Slate r2 = c->recommend(context(2), all, 2, ranking);
+    c->learn(r0.id, mr::Feedback{.clicked = {0}});
+    c->learn(r1.id, mr::Feedback{});
+    c->learn(r2.id, mr::Feedback{});
+    CHECK(c->policy().rounds() == 2);
+    CHECK(c->policy().last_round().total_weight == 3.0);
+  }
+  CHECK(shared(after.agent<0>()) == shared(page.agent<0>()));
+  CHECK(shared(after.agent<1>()) == shared(page.agent<1>()));
   // A policy copied over other agents (not a supported use: load, or build a new policy) must
   // still never see a count go backwards: agent 0 has learned 1 page, fewer than the 2 the
   // policy averaged, and counts from its own start (1); agent 1 has 2 - 1. Finite weights.
-  mr::Coordinator swapped{catalog, mr::FederatedAveraging(page.policy()), fed_agent(), fed_agent()};
+  mr::Coordinator swapped{catalog, mr::FederatedAveraging(after_one_round), fed_agent(), fed_agent()};
   const mr::Slate w0 = swapped.recommend(context(0), all, 2, ranking);
   const mr::Slate w1 = swapped.recommend(context(1), all, 2, ranking);
   const mr::Slate w2 = swapped.recommend(context(3), all, 2, ranking);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <bit>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <vector>
 
 #include "marl_rec/core/rng.hpp"
+#include "support/errors.hpp"
 
 TEST_CASE("Rng: same seed, same sequence, and different seeds differ") {
   marl_rec::Rng a(7), b(7), c(8);
@@ -70,4 +73,44 @@ TEST_CASE("shuffle is a seeded permutation") {
   std::iota(want.begin(), want.end(), 0);
   CHECK(sorted == want);
   CHECK(a != want);
+}
+
+TEST_CASE("Rng: from_state(state()) continues exactly, a pending normal draw included") {
+  marl_rec::Rng original(11);
+  for (int i = 0; i < 5; ++i) original.next_u64();
+  original.normal();  // leaves the second value of the polar pair pending
+  const marl_rec::Rng::State state = original.state();
+  CHECK(state[5] == 1);
+  marl_rec::Rng restored = marl_rec::Rng::from_state(state);
+  CHECK(restored.state() == state);
+  for (int i = 0; i < 100; ++i) {
+    CHECK(std::bit_cast<std::uint64_t>(restored.normal()) == std::bit_cast<std::uint64_t>(original.normal()));
+    CHECK(restored.next_u64() == original.next_u64());
+    CHECK(restored.below(17) == original.below(17));
+  }
+  // Without a pending value, too (the spare's stale bits are kept, so the state round-trips).
+  original.normal();
+  CHECK(original.state()[5] == 0);
+  marl_rec::Rng again = marl_rec::Rng::from_state(original.state());
+  CHECK(again.state() == original.state());
+  CHECK(again.normal() == original.normal());
+}
+
+TEST_CASE("Rng: from_state refuses states no generator can be in") {
+  using marl_rec::test::error_of;
+  marl_rec::Rng::State zero{};
+  CHECK(error_of([&] { marl_rec::Rng::from_state(zero); }) ==
+        "Rng::from_state: the all-zero xoshiro256** state is invalid");
+  marl_rec::Rng::State flag = marl_rec::Rng(1).state();
+  flag[5] = 2;
+  CHECK(error_of([&] { marl_rec::Rng::from_state(flag); }) == "Rng::from_state: the spare flag must be 0 or 1, got 2");
+  marl_rec::Rng::State nan_spare = marl_rec::Rng(1).state();
+  nan_spare[4] = std::bit_cast<std::uint64_t>(std::numeric_limits<double>::quiet_NaN());
+  nan_spare[5] = 1;
+  CHECK(error_of([&] { marl_rec::Rng::from_state(nan_spare); }) ==
+        "Rng::from_state: the pending spare normal is not finite");
+  nan_spare[5] = 0;  // a stale spare is never used
+  CHECK(error_of([&] { marl_rec::Rng::from_state(nan_spare); }) == "no error");
+  zero[3] = 1;  // any non-zero word makes a valid state
+  CHECK(error_of([&] { marl_rec::Rng::from_state(zero); }) == "no error");
 }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "support/errors.hpp"
+#include "support/model_stream_v1.hpp"
 #include "support/temp_dir.hpp"
 
 namespace mr = marl_rec;
@@ -122,4 +125,49 @@ TEST_CASE("load_file: missing, truncated, extended and foreign files are Errors 
   mr::io::save_file(path, saved);
   mr::io::load_file(path, target);
   CHECK(target.values == saved.values);
+}
+
+TEST_CASE("load_file: a format-1 file with bytes after its stream is refused, the object unchanged") {
+  mr::test::TempDir dir;
+  const std::string path = dir.path("old.bin");
+  std::ostringstream v1;
+  mr::test::V1ModelWriter w(v1, "blob", 1);
+  w.floats("values", std::vector<float>{5.0f, 6.0f});
+  w.finish();
+  // (array_size is format 2 only: this reader knows the count.)
+  struct OldBlob {
+    std::vector<float> values;
+    void load(std::istream& in) {
+      mr::io::ModelReader r(in, "blob", 1);
+      std::vector<float> v = r.floats("values", 2);
+      r.finish();
+      values = std::move(v);
+    }
+  };
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << v1.str();
+  OldBlob target{{1.0f}};
+  mr::io::load_file(path, target);
+  CHECK(target.values == std::vector<float>{5.0f, 6.0f});
+  target.values = {1.0f};
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << v1.str() << "more";
+  CHECK(error_of([&] { mr::io::load_file(path, target); }) ==
+        "loading '" + path + "': the file has bytes after its stream");
+  CHECK(target.values == std::vector<float>{1.0f});
+}
+
+TEST_CASE("save_file: a temporary name left by a crashed process is skipped, not reused") {
+  mr::test::TempDir dir;
+  const std::string path = dir.path("blob.bin");
+  // What a crashed save of this very process would have left: the next names it would use.
+  const std::string stale = fs::path(mr::io::detail::temporary_beside(path)).string();
+  std::ofstream(stale) << "stale";
+  const std::string prefix = stale.substr(0, stale.rfind('-') + 1);
+  const std::uint64_t n = std::stoull(stale.substr(stale.rfind('-') + 1));
+  for (std::uint64_t k = n + 1; k < n + 4; ++k) std::ofstream(prefix + std::to_string(k)) << "stale";
+  Blob blob{{9.0f}};
+  mr::io::save_file(path, blob);
+  Blob loaded;
+  mr::io::load_file(path, loaded);
+  CHECK(loaded.values == std::vector<float>{9.0f});
+  CHECK(names_in(dir).size() == 5);  // the file and the 4 stale names, untouched
 }

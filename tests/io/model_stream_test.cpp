@@ -29,7 +29,7 @@ std::string saved() {
   return out.str();
 }
 
-// The same fields (without the integer array) in format 1, as marl_rec 0.1.0 wrote them.
+// The same fields (without the integer array) in format 1, as the first format wrote them.
 std::string saved_v1() {
   std::ostringstream out;
   mr::test::V1ModelWriter w(out, "toy", 2);
@@ -254,7 +254,7 @@ TEST_CASE("A writer that throws half way writes nothing, and finish() comes once
   CHECK(error_of([&] { w.u64("late", 1); }) == "ModelWriter: a field after finish()");
 }
 
-TEST_CASE("Format 1 streams (marl_rec 0.1.0) are still read, with the same checks") {
+TEST_CASE("Format 1 streams (the first format) are still read, with the same checks") {
   const std::string good = saved_v1();
   CHECK(good.substr(0, 8) == "MRECMDL1");
   {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "marl_rec/io/model_file.hpp"
-#include "persist/golden_models.hpp"
+#include "persist/golden_all.hpp"
 
 namespace fs = std::filesystem;
 namespace golden = marl_rec::test::golden;
@@ -46,7 +46,7 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
 
 TEST_CASE("Golden files of every format version load and probe as when they were written") {
   const fs::path root = fs::path(MARL_REC_TEST_DATA_DIR) / "golden";
-  const std::vector<golden::Recipe> recipes = golden::recipes();
+  const std::vector<golden::Recipe> recipes = golden::all_recipes();
   std::set<std::string> formats;
   int loaded = 0;
   for (const auto& dir : fs::directory_iterator(root)) {
@@ -72,7 +72,7 @@ TEST_CASE("Golden files of every format version load and probe as when they were
       ++loaded;
     }
   }
-  CHECK(formats.count("v1") == 1);  // marl_rec 0.1.0
+  CHECK(formats.count("v1") == 1);  // the first format
   CHECK(formats.count("v2") == 1);
   CHECK(loaded >= 22);
   // The newest format keeps a file of every type there is a recipe for.
@@ -83,7 +83,7 @@ TEST_CASE("Golden files of every format version load and probe as when they were
 }
 
 TEST_CASE("Golden recipes: today's save gives a file that loads to the same probe") {
-  for (const auto& recipe : golden::recipes()) {
+  for (const auto& recipe : golden::all_recipes()) {
     CAPTURE(recipe.type);
     std::stringstream stream;
     const std::vector<double> probe = recipe.save(stream);

@@ -1,6 +1,7 @@
 // Writes the golden files of the current format into a directory: for every recipe in
 // golden_models.hpp, <type>.bin (the saved model) and <type>.expected (its probe, hex floats).
-// Run once per released format version; the files are kept under tests/data/golden/<format>/.
+// Run once per format version (and again when types are added: files already there are kept);
+// the files are kept under tests/data/golden/<format>/.
 //   marl_rec_make_golden tests/data/golden/<format>
 #include <cstdio>
 #include <exception>
@@ -8,7 +9,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "persist/golden_models.hpp"
+#include "persist/golden_all.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -18,7 +19,12 @@ int main(int argc, char** argv) {
   try {
     const std::filesystem::path dir = argv[1];
     std::filesystem::create_directories(dir);
-    for (const auto& recipe : marl_rec::test::golden::recipes()) {
+    for (const auto& recipe : marl_rec::test::golden::all_recipes()) {
+      // Kept files are never rewritten: only types without a file get one.
+      if (std::filesystem::exists(dir / (recipe.type + ".bin"))) {
+        std::cout << recipe.type << ": kept\n";
+        continue;
+      }
       std::ofstream bin(dir / (recipe.type + ".bin"), std::ios::binary | std::ios::trunc);
       const std::vector<double> probe = recipe.save(bin);
       bin.close();

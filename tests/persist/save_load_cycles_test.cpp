@@ -12,7 +12,7 @@
 
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/io/model_file.hpp"
-#include "persist/golden_models.hpp"
+#include "persist/golden_all.hpp"
 #include "support/temp_dir.hpp"
 
 #if defined(__has_feature)
@@ -34,7 +34,7 @@ std::size_t heap_in_use() { return mallinfo2().uordblks; }
 }  // namespace
 
 TEST_CASE("10,000 save/load cycles of every saved type: no growth of the heap") {
-  const std::vector<golden::Recipe> recipes = golden::recipes();
+  const std::vector<golden::Recipe> recipes = golden::all_recipes();
   // One saved stream per type, loaded and saved again, round and round.
   std::vector<std::string> streams;
   for (const auto& recipe : recipes) {

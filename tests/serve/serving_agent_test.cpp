@@ -13,6 +13,7 @@
 #include "marl_rec/explore/epsilon_greedy.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "marl_rec/serve/serving_agent.hpp"
+#include "support/random_catalog.hpp"
 #include "support/errors.hpp"
 
 namespace mr = marl_rec;
@@ -20,16 +21,6 @@ using mr::test::error_of;
 
 namespace {
 
-mr::Catalog make_catalog(std::size_t items, std::size_t dim, std::uint64_t seed) {
-  mr::Rng rng(seed);
-  mr::Catalog catalog(dim);
-  std::vector<float> v(dim);
-  for (std::size_t i = 0; i < items; ++i) {
-    for (float& x : v) x = static_cast<float>(rng.normal());
-    catalog.add(mr::numbered_id("item", i), v);
-  }
-  return catalog;
-}
 
 using Serving = mr::ServingAgent<mr::LinUcb, mr::EpsilonGreedy>;
 
@@ -50,7 +41,7 @@ const mr::LinUcbConfig linucb_config{.mode = mr::LinUcbConfig::Mode::shared,
 }  // namespace
 
 TEST_CASE("ServingAgent on one thread, publishing every decision, decides and learns as an Agent does") {
-  const mr::Catalog catalog = make_catalog(30, 4, 1);
+  const mr::Catalog catalog = mr::test::random_catalog(30, 4, 1);
   Serving serving(catalog, mr::LinUcb(linucb_config), epsilon(0.2), {.publish_every = 1, .seed = 77});
   Serving::Reader reader = serving.reader();
   // The first Reader's seed is the first number of Rng(seed).
@@ -83,7 +74,7 @@ TEST_CASE("ServingAgent on one thread, publishing every decision, decides and le
 }
 
 TEST_CASE("ServingAgent publishes a snapshot every publish_every answered decisions") {
-  Serving serving(make_catalog(10, 3, 2), mr::LinUcb(linucb_config), epsilon(0.0), {.publish_every = 5});
+  Serving serving(mr::test::random_catalog(10, 3, 2), mr::LinUcb(linucb_config), epsilon(0.0), {.publish_every = 5});
   const std::shared_ptr<const mr::LinUcb> first = serving.model();
   std::vector<std::uint64_t> ids;
   const std::vector<float> x = {1.0f, 0.5f};
@@ -108,7 +99,7 @@ TEST_CASE("ServingAgent publishes a snapshot every publish_every answered decisi
 
 TEST_CASE("ServingAgent feedback: unknown ids, bad positions, non-finite rewards, duplicates, expiry") {
   double now = 0.0;
-  Serving serving(make_catalog(10, 3, 3), mr::LinUcb(linucb_config), epsilon(0.0),
+  Serving serving(mr::test::random_catalog(10, 3, 3), mr::LinUcb(linucb_config), epsilon(0.0),
                   {.publish_every = 1, .max_pending = 64, .time_to_live = 10.0});
   serving.set_clock([&] { return now; });
   const std::vector<float> x = {1.0f, -1.0f};
@@ -147,7 +138,7 @@ TEST_CASE("ServingAgent feedback: unknown ids, bad positions, non-finite rewards
 
 TEST_CASE("ServingAgent: the default reward is learned for expired decisions, by a learner") {
   double now = 0.0;
-  Serving serving(make_catalog(10, 3, 4), mr::LinUcb(linucb_config), epsilon(0.0),
+  Serving serving(mr::test::random_catalog(10, 3, 4), mr::LinUcb(linucb_config), epsilon(0.0),
                   {.publish_every = 1, .max_pending = 64, .time_to_live = 5.0, .default_reward = -0.5});
   serving.set_clock([&] { return now; });
   const std::vector<float> x = {0.5f, 0.5f};
@@ -164,7 +155,7 @@ TEST_CASE("ServingAgent: the default reward is learned for expired decisions, by
 }
 
 TEST_CASE("ServingAgent: the catalog changes while serving, and retired items are never chosen") {
-  Serving serving(make_catalog(6, 2, 5), mr::LinUcb(linucb_config), epsilon(0.5), {.publish_every = 1});
+  Serving serving(mr::test::random_catalog(6, 2, 5), mr::LinUcb(linucb_config), epsilon(0.5), {.publish_every = 1});
   const std::vector<float> x = {1.0f};
   const mr::Decision before = serving.recommend(mr::Context{.features = x}, 6);
   CHECK(before.items.size() == 6);
@@ -195,14 +186,20 @@ TEST_CASE("ServingAgent: the catalog changes while serving, and retired items ar
   mr::Decision out;
   CHECK(error_of([&] { serving.recommend(mr::Context{.features = x}, mr::Candidates(beyond), 1, out); }) ==
         "ServingAgent::recommend: a candidate is not an item of the catalog (7 items)");
+  const std::vector<std::size_t> twice = {1, 2, 1};
+  CHECK(error_of([&] { serving.recommend(mr::Context{.features = x}, mr::Candidates(twice), 1, out); }) ==
+        "ServingAgent::recommend: candidate item 1 is listed twice (candidates must be distinct)");
   // Empty candidates and k = 0 give empty decisions (still issued: feedback on them is accepted).
   serving.recommend(mr::Context{.features = x}, mr::Candidates(std::span<const std::size_t>{}), 3, out);
   CHECK(out.items.empty());
   CHECK(serving.learn(out.id, {}) == mr::LearnStatus::learned);
+  serving.recommend(mr::Context{.features = x}, 0, out);
+  CHECK(out.items.empty());
+  CHECK(out.id != 0);
 }
 
 TEST_CASE("ServingAgent: settings are checked") {
-  const mr::Catalog catalog = make_catalog(2, 2, 6);
+  const mr::Catalog catalog = mr::test::random_catalog(2, 2, 6);
   CHECK(error_of([&] { Serving(catalog, mr::LinUcb(), epsilon(0.1), {.publish_every = 0}); }) ==
         "ServingAgent: publish_every must be at least 1");
   CHECK(error_of([&] { Serving(catalog, mr::LinUcb(), epsilon(0.1), {.max_pending = 0}); }) ==
@@ -211,4 +208,85 @@ TEST_CASE("ServingAgent: settings are checked") {
           Serving(catalog, mr::LinUcb(), epsilon(0.1), {.time_to_live = std::nan("")});
         }) == "ServingAgent: time_to_live must be positive");
   CHECK(error_of([&] { Serving(catalog, mr::LinUcb(), {}, {}); }) == "ServingAgent: empty explorer factory");
+}
+
+TEST_CASE("ServingAgent save / load: pending decisions, deferred defaults and explorers carry on exactly") {
+  double now = 0.0;
+  const Serving::ExplorerFactory explore = epsilon(0.3);
+  const mr::ServingConfig config{.publish_every = 2, .max_pending = 64, .time_to_live = 50.0,
+                                 .default_reward = -0.25, .seed = 9};
+  Serving original(mr::test::random_catalog(12, 3, 7), mr::LinUcb(linucb_config), explore, config);
+  original.set_clock([&] { return now; });
+  mr::Rng rng(8);
+  std::vector<std::uint64_t> ids;
+  const auto step = [&](Serving& s, std::vector<float> x) { return s.recommend(mr::Context{.features = x}, 3).id; };
+  for (int t = 0; t < 40; ++t) {
+    now += 1.0;
+    ids.push_back(step(original, {static_cast<float>(rng.normal()), 1.0f}));
+    if (t % 3 == 0) original.learn(ids[static_cast<std::size_t>(t) / 2], {.clicked = {1}});
+  }
+  original.update_catalog([](mr::Catalog& c) { c.retire(4); });
+  // Some decisions expired (their default reward waits for a learner), others stay open.
+  now = 60.0;
+  // A loaded agent serves its learner's model from the start: publish it here too, so that the
+  // two serve the same snapshot.
+  original.publish();
+  std::ostringstream bytes;
+  original.save(bytes);
+
+  Serving restored(mr::test::random_catalog(2, 3, 1), mr::LinUcb(), explore, {.publish_every = 7, .seed = 1});
+  restored.set_clock([&] { return now; });
+  std::istringstream in(bytes.str());
+  restored.load(in);
+  CHECK(restored.config().publish_every == 2);
+  CHECK(restored.config().max_pending == 64);
+  CHECK(restored.catalog()->size() == 12);
+  CHECK(restored.catalog()->retired(4));
+  CHECK(restored.pending() == original.pending());
+  CHECK(saved(*restored.model()) == saved(*original.model()));
+  std::ostringstream again;
+  restored.save(again);
+  CHECK(again.str() == bytes.str());
+  // Both go on alike: new decisions, feedback on old ones, expiry.
+  mr::Rng rng2(10);
+  for (int t = 0; t < 30; ++t) {
+    now += 1.0;
+    const std::vector<float> x = {static_cast<float>(rng2.normal()), 1.0f};
+    const mr::Decision a = original.recommend(mr::Context{.features = x}, 3);
+    const mr::Decision b = restored.recommend(mr::Context{.features = x}, 3);
+    REQUIRE(a.items == b.items);
+    REQUIRE(a.propensities == b.propensities);
+    REQUIRE(a.id == b.id);
+    const std::uint64_t old = ids[static_cast<std::size_t>(20 + t) % ids.size()];
+    CHECK(original.learn(old, {.clicked = {0}}) == restored.learn(old, {.clicked = {0}}));
+  }
+  original.expire_due();
+  restored.expire_due();
+  original.publish();
+  restored.publish();
+  CHECK(saved(*restored.model()) == saved(*original.model()));
+  const mr::ServingCounters a = original.counters(), b = restored.counters();
+  CHECK(a.decisions == b.decisions);
+  CHECK(a.feedback == b.feedback);
+  CHECK(a.updates == b.updates);
+  CHECK(a.late == b.late);
+  CHECK(a.expired == b.expired);
+  CHECK(a.defaulted == b.defaulted);
+  CHECK(a.defaulted > 0);
+
+  // A damaged stream changes nothing.
+  std::ostringstream before;
+  restored.save(before);
+  const std::string good = bytes.str();
+  for (const std::size_t cut : {std::size_t{0}, std::size_t{100}, good.size() / 2, good.size() - 1}) {
+    std::istringstream bad(good.substr(0, cut));
+    CHECK(error_of([&] { restored.load(bad); }) != "no error");
+  }
+  std::string flipped = good;
+  flipped[good.size() / 3] = static_cast<char>(flipped[good.size() / 3] ^ 0x10);
+  std::istringstream bad(flipped);
+  CHECK(error_of([&] { restored.load(bad); }) == "loading a 'serving_agent' model: checksum mismatch (the stream is corrupted)");
+  std::ostringstream after;
+  restored.save(after);
+  CHECK(after.str() == before.str());
 }

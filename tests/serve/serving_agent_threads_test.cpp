@@ -4,37 +4,26 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "marl_rec/core/catalog.hpp"
+#include "marl_rec/core/id_map.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/explore/epsilon_greedy.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "marl_rec/serve/serving_agent.hpp"
+#include "support/random_catalog.hpp"
 #include "support/concurrently.hpp"
 
 namespace mr = marl_rec;
-
-namespace {
-
-mr::Catalog random_catalog(std::size_t items, std::size_t dim, std::uint64_t seed) {
-  mr::Rng rng(seed);
-  mr::Catalog catalog(dim);
-  std::vector<float> v(dim);
-  for (std::size_t i = 0; i < items; ++i) {
-    for (float& x : v) x = static_cast<float>(rng.normal());
-    catalog.add(mr::numbered_id("item", i), v);
-  }
-  return catalog;
-}
-
-}  // namespace
 
 TEST_CASE("ServingAgent stress: 4 readers x 100k recommend, 100k learn, catalog changes, and no feedback lost") {
   constexpr std::size_t readers = 4;
@@ -42,7 +31,7 @@ TEST_CASE("ServingAgent stress: 4 readers x 100k recommend, 100k learn, catalog 
   constexpr std::uint64_t learns = 100'000;  // every 4th decision of every reader
   constexpr std::size_t k = 3;
   using Serving = mr::ServingAgent<mr::LinUcb, mr::EpsilonGreedy>;
-  Serving serving(random_catalog(64, 8, 11), mr::LinUcb({.features = mr::FeatureMap::item, .alpha = 0.3f}),
+  Serving serving(mr::test::random_catalog(64, 8, 11), mr::LinUcb({.features = mr::FeatureMap::item, .alpha = 0.3f}),
                   [](std::uint64_t seed) { return mr::EpsilonGreedy({.epsilon = 0.1, .seed = seed}); },
                   {.publish_every = 256, .max_pending = std::size_t{1} << 19});
 
@@ -128,4 +117,73 @@ TEST_CASE("ServingAgent stress: 4 readers x 100k recommend, 100k learn, catalog 
   CHECK(serving.model()->updates() == learned_updates);
   CHECK(serving.catalog()->active_size() == 64);
   MESSAGE("catalog changes during the run: " << catalog_changes << ", snapshots: " << c.snapshots);
+}
+
+TEST_CASE("ServingAgent: saves taken while threads serve and learn all load, with consistent contents") {
+  using Serving = mr::ServingAgent<mr::LinUcb, mr::EpsilonGreedy>;
+  const auto explorers = [](std::uint64_t seed) { return mr::EpsilonGreedy({.epsilon = 0.2, .seed = seed}); };
+  Serving serving(mr::test::random_catalog(32, 4, 12), mr::LinUcb({.features = mr::FeatureMap::item}), explorers,
+                  {.publish_every = 16, .max_pending = 4096, .time_to_live = 0.02, .default_reward = 0.0});
+  std::mutex queue_mutex;
+  std::deque<std::uint64_t> queue;
+  std::atomic<std::size_t> serving_done{0};
+  std::vector<std::string> saves;
+  std::uint64_t learned = 0;
+  mr::test::concurrently(5, [&](std::size_t t) {
+    if (t < 2) {  // serving threads
+      Serving::Reader reader = serving.reader();
+      mr::Decision out;
+      const std::vector<float> x = {1.0f};
+      for (int i = 0; i < 20'000; ++i) {
+        reader.recommend(mr::Context{.features = x}, 2, out);
+        if (i % 4 == 0) {
+          const std::lock_guard<std::mutex> lock(queue_mutex);
+          queue.push_back(out.id);
+        }
+      }
+      serving_done.fetch_add(1);
+    } else if (t == 2) {  // the learner (many decisions expire first: a 20 ms time-to-live)
+      while (serving_done.load() < 2) {
+        std::uint64_t id = 0;
+        {
+          const std::lock_guard<std::mutex> lock(queue_mutex);
+          if (!queue.empty()) {
+            id = queue.front();
+            queue.pop_front();
+          }
+        }
+        if (id == 0) {
+          std::this_thread::yield();
+          continue;
+        }
+        learned += serving.learn(id, {.clicked = {0}}) == mr::LearnStatus::learned ? 1 : 0;
+      }
+    } else if (t == 3) {  // a merchandiser
+      for (int i = 0; i < 10 && serving_done.load() < 2; ++i) {
+        const std::vector<float> v(4, 0.5f);
+        serving.update_catalog([&](mr::Catalog& c) { c.add(mr::numbered_id("extra", static_cast<std::size_t>(i)), v); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    } else {  // the saver
+      while (serving_done.load() < 2 && saves.size() < 100) {
+        std::ostringstream out;
+        serving.save(out);
+        saves.push_back(out.str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+  });
+  REQUIRE(saves.size() >= 1);
+  std::size_t loaded = 0;
+  for (const std::string& bytes : saves) {
+    Serving restored(mr::test::random_catalog(1, 4, 1), mr::LinUcb(), explorers);
+    std::istringstream in(bytes);
+    restored.load(in);  // every save loads: no decision past the saved next id or catalog
+    const mr::ServingCounters c = restored.counters();
+    CHECK(c.feedback <= c.decisions);
+    CHECK(restored.pending() <= 4096);
+    ++loaded;
+  }
+  CHECK(loaded == saves.size());
+  MESSAGE("saves taken while serving: " << saves.size() << ", decisions learned: " << learned);
 }

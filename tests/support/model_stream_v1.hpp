@@ -1,4 +1,4 @@
-// Test support: the format-1 writer of marl_rec 0.1.0, kept to make format-1 streams for the
+// Test support: the format-1 writer (the first format), kept to make format-1 streams for the
 // reader's tests (the library itself now writes format 2 only).
 #pragma once
 

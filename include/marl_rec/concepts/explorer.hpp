@@ -4,6 +4,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <iosfwd>
 #include <string_view>
 
 #include "marl_rec/concepts/model.hpp"
@@ -34,6 +35,18 @@ concept ExplorerFor = Model<M> && requires(E& explorer, const M& model, const Co
   explorer.choose(model, context, candidates, k, NoExclusion{}, out);
   explorer.choose(model, context, candidates, k, ExcludeBitset{}, out);
   { explorer.name() } -> std::convertible_to<std::string_view>;
+};
+
+/// An explorer that saves and restores itself: `save(out)` writes its config and everything
+/// that decides its future choices (its Rng's state, counters such as a decay schedule's);
+/// `load(in)` replaces all of that with what a save of the same explorer type wrote, so the
+/// loaded explorer chooses exactly as the saved one would have (throws marl_rec::Error, changing
+/// nothing, on any other input). Every explorer of the library is one; an Agent whose explorer
+/// is not still works, only its own save and load are unavailable.
+template <class E>
+concept PersistentExplorer = requires(const E& explorer, E& target, std::ostream& out, std::istream& in) {
+  explorer.save(out);
+  target.load(in);
 };
 
 }  // namespace marl_rec

@@ -6,7 +6,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
+#include <limits>
+#include <optional>
+#include <ostream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -14,6 +19,7 @@
 
 #include "marl_rec/agent/agent.hpp"
 #include "marl_rec/concepts/coordination_policy.hpp"
+#include "marl_rec/concepts/explorer.hpp"
 #include "marl_rec/coord/page_assembly.hpp"
 #include "marl_rec/coord/page_credit.hpp"
 #include "marl_rec/coord/slate.hpp"
@@ -21,8 +27,14 @@
 #include "marl_rec/core/context.hpp"
 #include "marl_rec/core/decision.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/simd/matrix_view.hpp"
 
 namespace marl_rec {
+
+/// The largest max_pending Coordinator::load accepts (every ring slot is allocated on load): a
+/// bound on what a forged stream can make a load allocate.
+inline constexpr std::size_t coordinator_max_loaded_pending = std::size_t{1} << 20;
 
 /// Settings of a Coordinator.
 struct CoordinatorConfig {
@@ -87,6 +99,21 @@ struct CoordinatorCounters {
 /// - Not thread-safe: one thread recommends and learns (as with Agent). After warm-up (every ring
 ///   slot used once, same page shapes) recommend into a reused Slate does not allocate, unless
 ///   an agent, the policy or an objective does.
+///
+/// Saving and loading (`save(out)`, `load(in, item_matrices)`; stream type "coordinator",
+/// version 1; available when every agent's explorer is a PersistentExplorer):
+/// - Saved: the config, the counters, the next page id, every page the ring remembers (answered
+///   or not, with its slots' agents, positions, items and bids, and each agent's decision id),
+///   the policy when it has save/load of its own (Independent, SlotAuction and SharedModel save
+///   their config, FederatedAveraging its rounds and parameters; a policy without them keeps its
+///   own state on load), and every agent (Agent::save, nested). Save, load and go on gives bit
+///   for bit what never stopping gives.
+/// - Not saved: the catalog, held by reference: save it separately (the loaded coordinator uses
+///   the one it was built with). `item_matrices` goes to each agent's load (typically
+///   `catalog.embeddings()`: see Agent's "Saving and loading" for matrices and times).
+/// - A load that throws leaves the coordinator, its policy and its agents unchanged, except that
+///   agents over a Shared<M> model load it through their handles: a load that fails at a later
+///   agent leaves the shared model loaded.
 template <class Policy, CoordinatedAgent... Agents>
   requires(sizeof...(Agents) >= 1 && CoordinationPolicy<Policy, Agents...>)
 class Coordinator {
@@ -236,6 +263,130 @@ class Coordinator {
     return n;
   }
 
+  /// Writes the coordinator (see "Saving and loading" in the class comment). Throws Error when
+  /// an agent or the policy fails to save.
+  void save(std::ostream& out) const
+    requires(PersistentExplorer<typename Agents::explorer_type> && ...)
+  {
+    io::ModelWriter w(out, stream_type, 1);
+    w.u64("agents", agent_count);
+    w.u64("max_pending", config_.max_pending);
+    w.u64("pages", counters_.pages);
+    w.u64("feedback", counters_.feedback);
+    w.u64("duplicates", counters_.duplicates);
+    w.u64("late", counters_.late);
+    w.u64("evicted", counters_.evicted);
+    w.u64("next_id", next_id_);
+    // The remembered pages are the last min(max_pending, next_id - 1) ids, in id order.
+    for (std::uint64_t id = first_remembered(next_id_, pending_.size()); id < next_id_; ++id) {
+      const PendingPage& p = pending_[id % pending_.size()];
+      w.u64("answered", p.answered ? 1 : 0);
+      w.u64("answered_late", p.late ? 1 : 0);
+      w.u64s("slot_agents", as_u64s(p.agents));
+      w.u64s("positions", as_u64s(p.positions));
+      w.u64s("items", as_u64s(p.items));
+      w.floats("relevance", p.relevance);
+      w.u64s("decisions", p.decisions);
+    }
+    if constexpr (policy_saved) w.object("policy", policy_);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (w.object("agent_" + std::to_string(I), std::get<I>(agents_)), ...);
+    }(std::make_index_sequence<agent_count>{});
+    w.finish();
+  }
+
+  /// Replaces the whole coordinator but its catalog with a saved one (see "Saving and loading"
+  /// in the class comment): config, counters, pages, the policy (when it saves itself) and every
+  /// agent, each loaded with `item_matrices`. Throws Error, changing nothing (but see Shared<M>
+  /// in the class comment), on a stream of another type or agent count, a damaged or
+  /// inconsistent stream, or an agent's or the policy's load failing.
+  void load(std::istream& in, std::span<const MatrixView> item_matrices = {})
+    requires(PersistentExplorer<typename Agents::explorer_type> && ...)
+  {
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    io::ModelReader r(in, stream_type, 1);
+    const auto fail_unless = [](bool ok, const auto& what) {
+      marl_rec::detail::require(ok, [&] { return std::string("loading a 'coordinator' model: ") + what(); });
+    };
+    r.u64("agents", agent_count, agent_count);
+    CoordinatorConfig config;
+    config.max_pending = static_cast<std::size_t>(r.u64("max_pending", 1, coordinator_max_loaded_pending));
+    CoordinatorCounters counters;
+    counters.pages = r.u64("pages");
+    counters.feedback = r.u64("feedback");
+    counters.duplicates = r.u64("duplicates");
+    counters.late = r.u64("late");
+    counters.evicted = r.u64("evicted");
+    const std::uint64_t next_id = r.u64("next_id", 1, std::numeric_limits<std::uint64_t>::max());
+    const std::uint64_t first = first_remembered(next_id, config.max_pending);
+    std::vector<PendingPage> pending(config.max_pending);
+    for (std::uint64_t id = first; id < next_id; ++id) {
+      const auto at = [&](const std::string& what) { return "page " + std::to_string(id) + ": " + what; };
+      PendingPage& p = pending[id % pending.size()];
+      p.id = id;
+      p.answered = r.u64("answered", 0, 1) == 1;
+      p.late = r.u64("answered_late", 0, p.answered ? 1 : 0) == 1;
+      const std::vector<std::uint64_t> agents = r.u64s("slot_agents", r.array_size("slot_agents"));
+      const std::vector<std::uint64_t> positions = r.u64s("positions", agents.size());
+      const std::vector<std::uint64_t> items = r.u64s("items", agents.size());
+      p.relevance = r.floats("relevance", agents.size());
+      const std::vector<std::uint64_t> decisions = r.u64s("decisions", agent_count);
+      for (std::size_t a = 0; a < agent_count; ++a) p.decisions[a] = decisions[a];
+      for (std::size_t s = 0; s < agents.size(); ++s) {
+        fail_unless(agents[s] < agent_count && p.decisions[agents[s]] != 0, [&] {
+          return at("slot " + std::to_string(s) + " names agent " + std::to_string(agents[s]) +
+                    ", which has no decision on the page");
+        });
+        fail_unless(positions[s] <= size_max && items[s] <= size_max,
+                    [&] { return at("slot " + std::to_string(s) + " does not fit this platform's size_t"); });
+        p.agents.push_back(static_cast<std::size_t>(agents[s]));
+        p.positions.push_back(static_cast<std::size_t>(positions[s]));
+        p.items.push_back(static_cast<std::size_t>(items[s]));
+      }
+    }
+    std::optional<Policy> policy;  // a copy, loaded, when the policy saves itself
+    if constexpr (policy_saved) r.object("policy", policy.emplace(policy_));
+    std::array<std::string, agent_count> streams;
+    for (std::size_t a = 0; a < agent_count; ++a) streams[a] = r.stream("agent_" + std::to_string(a));
+    r.finish();
+
+    std::tuple<Agents...> loaded = agents_;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      const auto load_agent = [&](auto& agent, std::size_t a) {
+        std::istringstream nested(streams[a]);
+        agent.load(nested, item_matrices);
+        fail_unless(nested.peek() == std::char_traits<char>::eof(),
+                    [&] { return "field 'agent_" + std::to_string(a) + "' has bytes after its stream"; });
+      };
+      (load_agent(std::get<I>(loaded), I), ...);
+    }(std::make_index_sequence<agent_count>{});
+    // Every page's decisions were issued by their agents.
+    for (std::uint64_t id = first; id < next_id; ++id) {
+      const PendingPage& p = pending[id % pending.size()];
+      for (std::size_t a = 0; a < agent_count; ++a) {
+        std::uint64_t issued = 0;
+        detail::visit_at(loaded, a, [&](const auto& agent) { issued = agent.next_id(); });
+        fail_unless(p.decisions[a] < issued, [&] {
+          return "page " + std::to_string(id) + ": agent " + std::to_string(a) + "'s decision " +
+                 std::to_string(p.decisions[a]) + " was never issued by it";
+        });
+      }
+    }
+    config_ = config;
+    counters_ = counters;
+    pending_ = std::move(pending);
+    next_id_ = next_id;
+    if constexpr (policy_saved) policy_ = std::move(*policy);
+    agents_ = std::move(loaded);
+  }
+
+  /// load() with one item matrix (typically `catalog.embeddings()`).
+  void load(std::istream& in, MatrixView item_matrix)
+    requires(PersistentExplorer<typename Agents::explorer_type> && ...)
+  {
+    load(in, std::span<const MatrixView>(&item_matrix, 1));
+  }
+
  private:
   // What learn() needs of a served page: per slot its agent, the position in that agent's
   // decision, the item and the agent's bid; per agent its decision id (0: not asked).
@@ -250,6 +401,22 @@ class Coordinator {
     std::vector<float> relevance;
     std::array<std::uint64_t, agent_count> decisions{};
   };
+
+  static constexpr const char* stream_type = "coordinator";
+  // Whether the policy saves itself (its save/load are then part of the coordinator's stream).
+  static constexpr bool policy_saved = requires(const Policy& p, Policy& q, std::ostream& out, std::istream& in) {
+    p.save(out);
+    q.load(in);
+  };
+
+  // The oldest id the ring can still hold: the last min(slots, next_id - 1) ids are remembered.
+  static std::uint64_t first_remembered(std::uint64_t next_id, std::size_t slots) noexcept {
+    return next_id - 1 > slots ? next_id - slots : 1;
+  }
+  template <class T>
+  static std::vector<std::uint64_t> as_u64s(const std::vector<T>& v) {
+    return std::vector<std::uint64_t>(v.begin(), v.end());
+  }
 
   PendingPage& slot_of(std::uint64_t id) { return pending_[id % pending_.size()]; }
 

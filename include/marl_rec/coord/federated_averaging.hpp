@@ -254,13 +254,12 @@ class FederatedAveraging {
   }
 
   /// Writes the whole configuration (v2 adds the policy's pages_per_round and proposals), the
-  /// round count, the global parameters and the accountant's state (format
-  /// "federated_averaging" v2). A loaded averager continues exactly as this one would (same
-  /// noise). As a Coordinator policy, the feedback counts of the current agents are not saved
-  /// (an Agent's counters are not either): after a load, the first round weighs each agent by
-  /// all the feedback it has learned since it was built.
+  /// round count, the global parameters, the accountant's state and (v3) the feedback counts of
+  /// the agents at the last round (format "federated_averaging" v3). A loaded averager continues
+  /// exactly as this one would (same noise; as a Coordinator policy, with the agents loaded from
+  /// the same save, the same weights at the next round).
   void save(std::ostream& out) const {
-    io::ModelWriter w(out, model_type, 2);
+    io::ModelWriter w(out, model_type, 3);
     w.u64("privacy_enabled", config_.privacy.enabled ? 1 : 0);
     w.f64("clip_norm", config_.privacy.clip_norm);
     w.f64("noise_multiplier", config_.privacy.noise_multiplier);
@@ -274,16 +273,18 @@ class FederatedAveraging {
     accountant_.write_fields(w);
     w.u64("pages_per_round", config_.pages_per_round);
     w.u64("proposals", config_.proposals);
+    w.u64s("seen_feedback", seen_feedback_);
     w.finish();
   }
 
   /// Replaces everything with what save() wrote. A v1 stream (which did not hold them) keeps
-  /// this averager's pages_per_round and proposals. The per-agent feedback counts start from
-  /// zero (see save()). Throws Error, changing nothing, on a stream of another type, a truncated
+  /// this averager's pages_per_round and proposals; v1 and v2 streams hold no per-agent feedback
+  /// counts, which then start from zero (the first round weighs each agent by all the feedback
+  /// it has learned). Throws Error, changing nothing, on a stream of another type, a truncated
   /// or corrupted stream, or invalid contents.
   void load(std::istream& in) {
     constexpr const char* where = "FederatedAveraging::load";
-    io::ModelReader r(in, model_type, 2);
+    io::ModelReader r(in, model_type, 3);
     Config c = config_;
     c.privacy.enabled = r.u64("privacy_enabled", 0, 1) == 1;
     c.privacy.clip_norm = r.f64("clip_norm");
@@ -308,9 +309,11 @@ class FederatedAveraging {
       c.pages_per_round = r.u64("pages_per_round", 1, std::numeric_limits<std::uint64_t>::max());
       c.proposals = static_cast<std::size_t>(r.u64("proposals", 0, std::uint64_t{1} << 40));
     }
+    std::vector<std::uint64_t> seen;
+    if (r.version() >= 3) seen = r.u64s("seen_feedback", r.array_size("seen_feedback"));
     r.finish();
     config_ = c;
-    seen_feedback_.clear();
+    seen_feedback_ = std::move(seen);
     rounds_ = rounds;
     has_global_ = has_global;
     global_ = std::move(global);

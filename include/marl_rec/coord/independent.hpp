@@ -5,6 +5,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
+#include <limits>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +19,7 @@
 #include "marl_rec/coord/page_credit.hpp"
 #include "marl_rec/core/decision.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/objective/ranking_input.hpp"
 
 namespace marl_rec {
@@ -41,6 +45,9 @@ struct IndependentConfig {
 /// of its slots empty: the page is shorter, later slots moving up.
 ///
 /// Errors: a layout shorter than the page or naming an agent that does not exist.
+///
+/// save() writes the config (stream type "independent", version 1), the policy's only state;
+/// load(in) replaces it (a Coordinator saves and loads its policy this way).
 class Independent {
  public:
   /// A policy with these settings (checked against the page and agents at each page).
@@ -67,7 +74,38 @@ class Independent {
   template <class... Agents>
   void after_learn(std::tuple<Agents...>&, std::uint64_t) const noexcept {}
 
+  /// Writes the config.
+  void save(std::ostream& out) const { save_as(out, "independent"); }
+  /// Replaces the config with a saved Independent's. Throws Error, changing nothing, on another
+  /// stream type or a damaged stream.
+  void load(std::istream& in) { load_as(in, "independent"); }
+
  protected:
+  // The config as a stream of type `type` (SharedModel saves the same config under its name).
+  void save_as(std::ostream& out, const char* type) const {
+    io::ModelWriter w(out, type, 1);
+    const std::vector<std::uint64_t> layout(config_.layout.begin(), config_.layout.end());
+    w.u64s("layout", layout);
+    w.u64("proposals", config_.proposals);
+    w.finish();
+  }
+  void load_as(std::istream& in, const char* type) {
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    io::ModelReader r(in, type, 1);
+    IndependentConfig c;
+    const std::vector<std::uint64_t> layout = r.u64s("layout", r.array_size("layout"));
+    for (const std::uint64_t a : layout) {
+      // Agent indices are checked against the agents at each page; here only what fits.
+      marl_rec::detail::require(a <= size_max, [&] {
+        return std::string("loading a '") + type + "' model: layout entry " + std::to_string(a) + " is out of range";
+      });
+      c.layout.push_back(static_cast<std::size_t>(a));
+    }
+    c.proposals = static_cast<std::size_t>(r.u64("proposals", 0, size_max));
+    r.finish();
+    config_ = std::move(c);
+  }
+
   // The assembly, with the name errors report (SharedModel reuses it).
   template <class Objectives, class... Agents>
   void assemble(PageAssembly<Objectives, Agents...>& page, const char* who) {

@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <istream>
 #include <memory>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -129,6 +131,9 @@ using SharedModelConfig = IndependentConfig;
 /// Errors: agents whose handles refer to different models (checked at every page), and
 /// Independent's layout errors. Agents whose models are not all Shared<M> of one M do not
 /// satisfy CoordinationPolicy (a compile-time error at the Coordinator).
+///
+/// save() writes the layout config (stream type "shared_model", version 1), the policy's only
+/// state; load(in) replaces it. The shared model is saved by the agents, not by the policy.
 class SharedModel : private Independent {
  public:
   /// A policy with this page layout.
@@ -157,6 +162,12 @@ class SharedModel : private Independent {
   /// Nothing to do between pages: the agents already learn into one model.
   template <class... Agents>
   void after_learn(std::tuple<Agents...>&, std::uint64_t) const noexcept {}
+
+  /// Writes the config.
+  void save(std::ostream& out) const { save_as(out, "shared_model"); }
+  /// Replaces the config with a saved SharedModel's. Throws Error, changing nothing, on another
+  /// stream type or a damaged stream.
+  void load(std::istream& in) { load_as(in, "shared_model"); }
 
  private:
   template <class Objectives, class... Agents, std::size_t... I>

@@ -8,6 +8,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
+#include <limits>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +22,7 @@
 #include "marl_rec/coord/page_credit.hpp"
 #include "marl_rec/core/decision.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/objective/ranking_input.hpp"
 
 namespace marl_rec {
@@ -26,9 +30,9 @@ namespace marl_rec {
 /// How a coordination policy credits a page's feedback to its agents.
 enum class Credit {
   /// Each agent learns the rewards of its own slots, as they came.
-  local,
+  local = 0,
   /// Each agent learns its counterfactual contribution to the page (see SlotAuction).
-  difference,
+  difference = 1,  // (the values are saved: do not renumber)
 };
 
 /// Settings of a SlotAuction.
@@ -83,6 +87,9 @@ struct SlotAuctionConfig {
 ///   its reward and none the no-event reward under agent i's weights; its other slots learn the
 ///   no-event reward, as with local credit. It is an estimate, only as good as the bids are
 ///   calibrated and the single-choice assumption holds.
+///
+/// save() writes the config (stream type "slot_auction", version 1), the policy's only state;
+/// load(in) replaces it (a Coordinator saves and loads its policy this way).
 class SlotAuction {
  public:
   /// An auction with these settings. Throws Error when min_no_action is not in (0, 1] (the
@@ -143,6 +150,40 @@ class SlotAuction {
   /// Nothing to do between pages.
   template <class... Agents>
   void after_learn(std::tuple<Agents...>&, std::uint64_t) const noexcept {}
+
+  /// Writes the config.
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, type, 1);
+    const std::vector<std::uint64_t> quotas(config_.quotas.begin(), config_.quotas.end());
+    w.u64s("quotas", quotas);
+    w.u64("proposals", config_.proposals);
+    w.u64("credit", static_cast<std::uint64_t>(config_.credit));
+    w.f64("min_no_action", config_.min_no_action);
+    w.finish();
+  }
+
+  /// Replaces the config with a saved SlotAuction's. Throws Error, changing nothing, on another
+  /// stream type, a damaged stream, or min_no_action outside (0, 1].
+  void load(std::istream& in) {
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    io::ModelReader r(in, type, 1);
+    SlotAuctionConfig c;
+    for (const std::uint64_t q : r.u64s("quotas", r.array_size("quotas"))) {
+      marl_rec::detail::require(q <= size_max, [&] {
+        return std::string("loading a 'slot_auction' model: quota ") + std::to_string(q) + " is out of range";
+      });
+      c.quotas.push_back(static_cast<std::size_t>(q));
+    }
+    c.proposals = static_cast<std::size_t>(r.u64("proposals", 0, size_max));
+    c.credit = static_cast<Credit>(r.u64("credit", 0, 1));
+    c.min_no_action = r.f64("min_no_action");
+    marl_rec::detail::require(c.min_no_action > 0.0 && c.min_no_action <= 1.0, [&] {
+      return "loading a 'slot_auction' model: field 'min_no_action' must be in (0, 1], got " +
+             std::to_string(c.min_no_action);
+    });
+    r.finish();
+    config_ = std::move(c);
+  }
 
   /// The probability q_i, under the single-choice assumption, that a user who acted on agent
   /// `agent`'s items would have acted on another shown item without them (see the class
@@ -207,6 +248,8 @@ class SlotAuction {
       taken.push_back(items[p]);
     }
   };
+
+  static constexpr const char* type = "slot_auction";
 
   SlotAuctionConfig config_;
   std::vector<std::size_t> items_;

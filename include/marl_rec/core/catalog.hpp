@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <istream>
 #include <limits>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +17,8 @@
 
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/core/id_map.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/string_fields.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
 #include "marl_rec/simd/top_k.hpp"
@@ -40,6 +45,12 @@ struct ItemAttributes {
 ///
 /// Not thread-safe: adding items may move the matrix, which invalidates views and spans taken
 /// from it. Serve from a copy or a snapshot when items change while serving.
+///
+/// Persistence: save() writes everything (type "catalog", version 1): dim, the ids, the
+/// embedding matrix, every attribute (title, price, category, tags, provider, popularity) and
+/// the retired set. load() replaces all of it — including dim — after checking it (unique ids,
+/// finite vectors, valid attributes, retired indices in range); a load, like add() and
+/// compact(), replaces the matrix, so views and spans taken before it are invalid.
 class Catalog {
  public:
   /// An empty catalog of `dim`-dimensional item vectors (dim ≥ 1).
@@ -165,6 +176,124 @@ class Catalog {
 
   /// The value compact() gives a retired item's old index.
   static constexpr std::size_t removed = std::numeric_limits<std::size_t>::max();
+
+  /// Writes the whole catalog (see the class comment).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "catalog", 1);
+    const std::size_t n = ids_.size();
+    w.u64("dim", dim_);
+    io::write_strings(w, "ids", ids_.ids());
+    w.floats("embeddings", vectors_);
+    io::write_strings(w, "titles", n, [&](std::size_t i) -> std::string_view { return attributes_[i].title; });
+    std::vector<float> values(n);
+    for (std::size_t i = 0; i < n; ++i) values[i] = attributes_[i].price;
+    w.floats("prices", values);
+    io::write_strings(w, "categories", n,
+                      [&](std::size_t i) -> std::string_view { return attributes_[i].category; });
+    std::vector<std::uint64_t> tag_counts(n);
+    std::vector<std::string_view> tags;
+    for (std::size_t i = 0; i < n; ++i) {
+      tag_counts[i] = attributes_[i].tags.size();
+      for (const std::string& tag : attributes_[i].tags) tags.push_back(tag);
+    }
+    w.u64s("tag_counts", tag_counts);
+    io::write_strings(w, "tags", tags.size(), [&](std::size_t i) { return tags[i]; });
+    io::write_strings(w, "providers", n,
+                      [&](std::size_t i) -> std::string_view { return attributes_[i].provider; });
+    for (std::size_t i = 0; i < n; ++i) values[i] = attributes_[i].popularity;
+    w.floats("popularity", values);
+    std::vector<std::uint64_t> retired;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (retired_.contains(i)) retired.push_back(i);
+    }
+    w.u64s("retired", retired);
+    w.finish();
+  }
+
+  /// Replaces the catalog with what save() wrote (dim included). Throws Error, leaving the
+  /// catalog unchanged, on a truncated, corrupted or foreign stream, or on contents add() would
+  /// refuse (a duplicate id, a non-finite value, a negative price or popularity) or a retired
+  /// index out of range or given twice. Views taken before a load are invalid after it.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'catalog' model";
+    const auto check = [&](bool ok, auto&& message) {
+      detail::require(ok, [&] { return std::string(where) + ": " + message(); });
+    };
+    io::ModelReader r(in, "catalog", 1);
+    // A dim beyond 2^32 cannot be a real catalog's, and keeps n * dim from overflowing.
+    const auto dim = static_cast<std::size_t>(r.u64("dim", 1, std::uint64_t{1} << 32));
+    std::vector<std::string> ids = io::read_strings(r, "ids", where);
+    const std::size_t n = ids.size();
+    check(n <= std::numeric_limits<std::uint32_t>::max(),
+          [&] { return std::to_string(n) + " items (at most 2^32 - 1)"; });
+    const std::vector<float> embeddings = r.floats("embeddings", n * dim);
+    for (std::size_t k = 0; k < embeddings.size(); ++k) {
+      check(std::isfinite(embeddings[k]), [&] {
+        return "value " + std::to_string(k % dim) + " of item '" + ids[k / dim] + "' is not finite";
+      });
+    }
+    std::vector<ItemAttributes> attributes(n);
+    std::vector<std::string> strings = io::read_strings(r, "titles", n, where);
+    for (std::size_t i = 0; i < n; ++i) attributes[i].title = std::move(strings[i]);
+    const std::vector<float> prices = r.floats("prices", n);
+    strings = io::read_strings(r, "categories", n, where);
+    for (std::size_t i = 0; i < n; ++i) attributes[i].category = std::move(strings[i]);
+    const std::vector<std::uint64_t> tag_counts = r.u64s("tag_counts", n);
+    std::vector<std::string> tags = io::read_strings(r, "tags", where);
+    std::size_t next_tag = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      check(tag_counts[i] <= tags.size() - next_tag, [&] {
+        return "field 'tag_counts' claims more tags than the " + std::to_string(tags.size()) +
+               " in field 'tags'";
+      });
+      const auto first = tags.begin() + static_cast<std::ptrdiff_t>(next_tag);
+      attributes[i].tags.assign(std::make_move_iterator(first),
+                                std::make_move_iterator(first + static_cast<std::ptrdiff_t>(tag_counts[i])));
+      next_tag += static_cast<std::size_t>(tag_counts[i]);
+    }
+    check(next_tag == tags.size(), [&] {
+      return "field 'tags' has " + std::to_string(tags.size()) + " tags, field 'tag_counts' " +
+             std::to_string(next_tag);
+    });
+    strings = io::read_strings(r, "providers", n, where);
+    for (std::size_t i = 0; i < n; ++i) attributes[i].provider = std::move(strings[i]);
+    const std::vector<float> popularity = r.floats("popularity", n);
+    for (std::size_t i = 0; i < n; ++i) {
+      attributes[i].price = prices[i];
+      attributes[i].popularity = popularity[i];
+      try {
+        check_attributes("", attributes[i]);
+      } catch (const Error& e) {
+        throw Error(std::string(where) + ": item '" + ids[i] + "': " + e.what());
+      }
+    }
+    const std::vector<std::uint64_t> retired = r.u64s("retired", r.array_size("retired"));
+    r.finish();
+
+    ItemBitset retired_set(n);
+    for (std::size_t k = 0; k < retired.size(); ++k) {
+      check(retired[k] < n && (k == 0 || retired[k] > retired[k - 1]), [&] {
+        return "retired item " + std::to_string(retired[k]) +
+               (retired[k] < n ? " is out of order or given twice"
+                               : " is out of range (size " + std::to_string(n) + ")");
+      });
+      retired_set.insert(static_cast<std::size_t>(retired[k]));
+    }
+    IdMap id_map;
+    try {
+      id_map = IdMap::from_ids(std::move(ids), "item id");
+    } catch (const Error& e) {
+      throw Error(std::string(where) + ": " + e.what());
+    }
+    AlignedVector<float> vectors(embeddings.begin(), embeddings.end());
+    // Commit: moves and swaps only.
+    dim_ = dim;
+    ids_ = std::move(id_map);
+    vectors_ = std::move(vectors);
+    attributes_ = std::move(attributes);
+    retired_ = std::move(retired_set);
+    retired_count_ = retired.size();
+  }
 
  private:
   // Room for `extra` more elements, growing geometrically (an exact reserve per add would make

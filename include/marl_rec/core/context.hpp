@@ -2,10 +2,15 @@
 // candidate items' features, recent history, and the known user, plus the candidate list itself.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
+#include <string>
+#include <vector>
 
+#include "marl_rec/core/error.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
 
 namespace marl_rec {
@@ -46,8 +51,8 @@ class Candidates {
     c.all_ = true;
     return c;
   }
-  /// The listed items, each at most once (explorers assume distinct candidates; a repeated item
-  /// could be served twice). The list must outlive this view.
+  /// The listed items, each at most once (Agent and ServingAgent refuse a list that repeats an
+  /// item: see detail::check_distinct). The list must outlive this view.
   constexpr explicit Candidates(std::span<const std::size_t> items) noexcept
       : list_(items), count_(items.size()) {}
 
@@ -76,5 +81,42 @@ class Candidates {
   std::size_t count_ = 0;
   bool all_ = false;
 };
+
+namespace detail {
+
+/// Throws Error (`<where>: candidate item <i> is listed twice ...`) when an explicit candidate
+/// list names an item more than once: an explorer would serve it in two positions and the agent
+/// would learn it twice. `scratch` is the caller's reusable bitset (all zero between calls): after
+/// warm-up, no allocation. Lists with an index of 2^26 or more are checked on a sorted copy.
+inline void check_distinct(Candidates candidates, std::vector<std::uint64_t>& scratch, const char* where) {
+  if (candidates.is_all() || candidates.size() < 2) return;
+  const std::span<const std::size_t> list = candidates.list();
+  const auto repeated = [&](std::size_t item) {
+    throw Error(std::string(where) + ": candidate item " + std::to_string(item) +
+                " is listed twice (candidates must be distinct)");
+  };
+  const std::size_t bound = candidates.index_bound();
+  if (bound <= (std::size_t{1} << 26)) {
+    const std::size_t words = (bound + 63) / 64;
+    if (scratch.size() < words) scratch.resize(words, 0);
+    std::size_t i = 0;
+    for (; i < list.size(); ++i) {
+      std::uint64_t& word = scratch[list[i] / 64];
+      const std::uint64_t bit = std::uint64_t{1} << (list[i] % 64);
+      if ((word & bit) != 0) break;
+      word |= bit;
+    }
+    for (std::size_t j = 0; j < i; ++j) scratch[list[j] / 64] = 0;  // back to all zero
+    if (i < list.size()) repeated(list[i]);
+    return;
+  }
+  // Sparse, huge indices (a model will refuse them; the check must not allocate their range).
+  std::vector<std::uint64_t> sorted(list.begin(), list.end());
+  std::sort(sorted.begin(), sorted.end());
+  const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+  if (twice != sorted.end()) repeated(static_cast<std::size_t>(*twice));
+}
+
+}  // namespace detail
 
 }  // namespace marl_rec

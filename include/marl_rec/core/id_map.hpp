@@ -3,13 +3,17 @@
 
 #include <cstddef>
 #include <functional>
+#include <istream>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/string_fields.hpp"
 
 namespace marl_rec {
 
@@ -23,8 +27,29 @@ inline std::string numbered_id(std::string_view prefix, std::size_t n) {
 
 /// A bijection between external ids and dense indices, in order of first appearance. Integer
 /// ids are kept as their decimal text, so "007" and "7" are different ids (as in the file).
+///
+/// Persistence: save() writes the ids in index order (stream type "id_map", version 1); load()
+/// replaces the map with a saved one (the same ids at the same indices), refusing duplicates.
 class IdMap {
  public:
+  IdMap() = default;
+
+  /// The map whose index i is `ids[i]`. Throws Error naming the id and both indices when an id
+  /// appears twice (`what` names the ids in the message, e.g. "item").
+  static IdMap from_ids(std::vector<std::string> ids, std::string_view what = "id") {
+    IdMap map;
+    map.index_.reserve(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const auto inserted = map.index_.emplace(ids[i], i);
+      detail::require(inserted.second, [&] {
+        return "duplicate " + std::string(what) + " '" + ids[i] + "' (indices " +
+               std::to_string(inserted.first->second) + " and " + std::to_string(i) + ")";
+      });
+    }
+    map.ids_ = std::move(ids);
+    return map;
+  }
+
   /// Number of ids.
   std::size_t size() const noexcept { return ids_.size(); }
   bool empty() const noexcept { return ids_.empty(); }
@@ -71,6 +96,29 @@ class IdMap {
 
   /// All ids, by index.
   const std::vector<std::string>& ids() const noexcept { return ids_; }
+
+  /// Writes the ids in index order (type "id_map", version 1).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "id_map", 1);
+    io::write_strings(w, "ids", ids_);
+    w.finish();
+  }
+
+  /// Replaces the map with what save() wrote. Throws Error (map unchanged) on a truncated,
+  /// corrupted or foreign stream, or an id given twice.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'id_map' model";
+    io::ModelReader r(in, "id_map", 1);
+    std::vector<std::string> ids = io::read_strings(r, "ids", where);
+    r.finish();
+    IdMap loaded;
+    try {
+      loaded = from_ids(std::move(ids));
+    } catch (const Error& e) {
+      throw Error(std::string(where) + ": " + e.what());
+    }
+    *this = std::move(loaded);
+  }
 
  private:
   struct Hash {

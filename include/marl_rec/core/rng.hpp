@@ -2,19 +2,29 @@
 // platform and standard library (std::*_distribution is not: libstdc++ and libc++ differ).
 #pragma once
 
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <utility>
+
+#include "marl_rec/core/error.hpp"
 
 namespace marl_rec {
 
 /// xoshiro256** seeded through SplitMix64, with portable uniform, integer and normal draws.
 /// Same seed, same numbers, everywhere. Not thread-safe: give each thread its own Rng (e.g.
-/// seeded with `split()`).
+/// seeded with `split()`). `state()` / `from_state()` capture and restore the whole generator
+/// (for saving it: io/rng_state.hpp writes it as one field of a model stream).
 class Rng {
  public:
+  /// The whole state: the four xoshiro256** words, the bits of the spare normal draw, and
+  /// whether that spare is pending (0 or 1).
+  using State = std::array<std::uint64_t, 6>;
+
   /// A generator whose whole sequence is determined by `seed`.
   explicit Rng(std::uint64_t seed = 0x9E3779B97F4A7C15ull) noexcept {
     std::uint64_t x = seed;
@@ -78,6 +88,32 @@ class Rng {
 
   /// A new generator for a sub-component, derived from (and advancing) this one.
   Rng split() noexcept { return Rng(next_u64()); }
+
+  /// Everything that decides the numbers to come: a generator restored from it with
+  /// from_state() draws exactly what this one would.
+  State state() const noexcept {
+    return {state_[0], state_[1], state_[2], state_[3], std::bit_cast<std::uint64_t>(spare_),
+            has_spare_ ? 1u : 0u};
+  }
+
+  /// The generator whose state() is `state`. Throws Error on a state no generator can be in:
+  /// the four xoshiro words all zero (it would return 0 forever), a pending flag other than 0
+  /// or 1, or a pending spare that is not finite.
+  static Rng from_state(const State& state) {
+    marl_rec::detail::require((state[0] | state[1] | state[2] | state[3]) != 0,
+                              "Rng::from_state: the all-zero xoshiro256** state is invalid");
+    marl_rec::detail::require(state[5] <= 1, [&] {
+      return "Rng::from_state: the spare flag must be 0 or 1, got " + std::to_string(state[5]);
+    });
+    const double spare = std::bit_cast<double>(state[4]);
+    marl_rec::detail::require(state[5] == 0 || std::isfinite(spare),
+                              "Rng::from_state: the pending spare normal is not finite");
+    Rng rng;
+    for (std::size_t i = 0; i < 4; ++i) rng.state_[i] = state[i];
+    rng.spare_ = spare;
+    rng.has_spare_ = state[5] == 1;
+    return rng;
+  }
 
  private:
   static std::uint64_t splitmix64(std::uint64_t& x) noexcept {

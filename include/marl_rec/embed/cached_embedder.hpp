@@ -56,6 +56,9 @@ struct CacheStats {
 ///
 /// Memory: `capacity` × (dim floats + the text + about 100 bytes of list and hash nodes). Neither
 /// copyable nor movable (it owns a mutex): construct it where it is used.
+///
+/// Persistence: none. The cache is a cache: save the wrapped embedder (if it has save/load); a
+/// new CachedEmbedder over it refills from its first lookups with the same vectors.
 template <Embedder E>
 class CachedEmbedder {
  public:

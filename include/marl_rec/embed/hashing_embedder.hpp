@@ -9,6 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <istream>
+#include <limits>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +20,7 @@
 
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/embed/text_tokens.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/simd/kernels.hpp"
 
 namespace marl_rec {
@@ -120,6 +124,9 @@ inline float with_sign(float w, std::uint64_t negative) noexcept {
 /// weights 1 + ln tf are computed in double and rounded to float, and are far from any float
 /// rounding boundary (tested for tf ≤ 10⁶), so a libm that differs in the last bits of a double
 /// log still gives the same floats. The IDF table is computed the same way, once, by fit_idf.
+///
+/// Persistence: the vectors are a pure function of the Config and the IDF table, so save()
+/// writes exactly those (type "hashing_embedder", version 1) and load() replaces both.
 class HashingEmbedder {
  public:
   /// How text is turned into features. The defaults suit short product texts (titles and
@@ -264,6 +271,65 @@ class HashingEmbedder {
 
   /// Drops the IDF table (back to TF weights only).
   void clear_idf() noexcept { idf_.clear(); }
+
+  /// Writes the configuration and the IDF table, if fitted (type "hashing_embedder", version 1).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "hashing_embedder", 1);
+    w.u64("dim", config_.dim);
+    w.u64("word_bigrams", config_.word_bigrams ? 1 : 0);
+    w.u64("char_ngram_min", config_.char_ngram_min);
+    w.u64("char_ngram_max", config_.char_ngram_max);
+    w.f64("char_ngram_weight", static_cast<double>(config_.char_ngram_weight));
+    w.u64("seed", config_.seed);
+    w.u64("idf_buckets", config_.idf_buckets);
+    w.floats("idf", idf_);
+    w.finish();
+  }
+
+  /// Replaces the configuration and the IDF table with what save() wrote. Throws Error
+  /// (embedder unchanged) on a truncated, corrupted or foreign stream, a configuration the
+  /// constructor refuses, or an IDF table of another size or with a value that fit_idf cannot
+  /// give (not finite, or below 1).
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'hashing_embedder' model";
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    io::ModelReader r(in, "hashing_embedder", 1);
+    Config c;
+    c.dim = static_cast<std::size_t>(r.u64("dim", 0, size_max));
+    c.word_bigrams = r.u64("word_bigrams", 0, 1) == 1;
+    c.char_ngram_min = static_cast<std::size_t>(r.u64("char_ngram_min", 0, size_max));
+    c.char_ngram_max = static_cast<std::size_t>(r.u64("char_ngram_max", 0, size_max));
+    const double weight = r.f64("char_ngram_weight");
+    c.char_ngram_weight = static_cast<float>(weight);
+    c.seed = r.u64("seed");
+    c.idf_buckets = static_cast<std::size_t>(r.u64("idf_buckets", 0, size_max));
+    marl_rec::detail::require(static_cast<double>(c.char_ngram_weight) == weight || std::isnan(weight), [&] {
+      return std::string(where) + ": char_ngram_weight " + std::to_string(weight) + " is not a float";
+    });
+    HashingEmbedder loaded = [&] {
+      try {
+        return HashingEmbedder(c);
+      } catch (const Error& e) {
+        throw Error(std::string(where) + ": " + e.what());
+      }
+    }();
+    const std::size_t n = r.array_size("idf");
+    marl_rec::detail::require(n == 0 || n == c.idf_buckets, [&] {
+      return std::string(where) + ": field 'idf' has " + std::to_string(n) + " values, expected 0 or " +
+             std::to_string(c.idf_buckets) + " (idf_buckets)";
+    });
+    std::vector<float> idf = r.floats("idf", n);
+    for (std::size_t b = 0; b < idf.size(); ++b) {
+      // 1 + ln((1 + N) / (1 + df)) with df <= N: at least 1.
+      marl_rec::detail::require(std::isfinite(idf[b]) && idf[b] >= 1.0f, [&] {
+        return std::string(where) + ": IDF bucket " + std::to_string(b) + " holds " +
+               std::to_string(idf[b]) + " (fit_idf gives finite values >= 1)";
+      });
+    }
+    r.finish();
+    loaded.idf_ = std::move(idf);
+    *this = std::move(loaded);
+  }
 
   /// The TF weight of a feature seen `tf` ≥ 1 times: 1 + ln tf, computed in double and rounded.
   static float tf_weight(std::size_t tf) noexcept {

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
+#include <limits>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +20,9 @@
 #include "marl_rec/core/id_map.hpp"
 #include "marl_rec/core/interactions.hpp"
 #include "marl_rec/core/rng.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/rng_state.hpp"
+#include "marl_rec/io/string_fields.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
@@ -141,6 +147,11 @@ class Item2VecEmbedder {
 /// Results: vectors() — the input vectors, one row per item index; normalized_vectors() — their
 /// unit-length copies, for cosine similarity. `Ops` chooses the dot/axpy implementation
 /// (SimdDotAxpy by default, ReferenceDotAxpy for the scalar twins).
+///
+/// Persistence: save() writes the Config, the item ids, the counts, the input and output
+/// vectors, the random generator's state and last_training() (type "item2vec", version 1, the
+/// same for every `Ops`); normalized_vectors() and the negative-sampling tables are recomputed
+/// from those. A loaded model goes on with fold_in exactly as the saved one would (same build).
 template <class Ops = SimdDotAxpy>
 class BasicItem2Vec {
  public:
@@ -274,6 +285,102 @@ class BasicItem2Vec {
 
   /// What the last fit() or fold_in() trained.
   TrainingCounts last_training() const noexcept { return last_; }
+
+  /// Writes the model (see the class comment).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "item2vec", 1);
+    w.u64("dim", config_.dim);
+    w.u64("window", config_.window);
+    w.u64("whole_sequence", config_.whole_sequence ? 1 : 0);
+    w.u64("negatives", config_.negatives);
+    w.u64("epochs", config_.epochs);
+    w.f64("learning_rate", static_cast<double>(config_.learning_rate));
+    w.f64("subsample", config_.subsample);
+    w.u64("min_count", config_.min_count);
+    w.u64("seed", config_.seed);
+    w.u64("fitted", fitted_ ? 1 : 0);
+    io::write_rng(w, "rng", rng_);
+    io::write_strings(w, "ids", items_.ids());
+    w.u64s("counts", counts_);
+    w.floats("input", input_);
+    w.floats("output", output_);
+    w.u64("last_words", last_.words);
+    w.u64("last_pairs", last_.pairs);
+    w.finish();
+  }
+
+  /// Replaces the model with what save() wrote. Throws Error (model unchanged) on a truncated,
+  /// corrupted or foreign stream, a Config the constructor refuses (or a dim above 2^20), a
+  /// duplicate id, a non-finite vector value, or an item below min_count whose vectors are not
+  /// zero.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'item2vec' model";
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    const auto check = [&](bool ok, auto&& message) {
+      marl_rec::detail::require(ok, [&] { return std::string(where) + ": " + message(); });
+    };
+    io::ModelReader r(in, "item2vec", 1);
+    Config c;
+    // At most 2^20 floats per vector: no real embedding is wider, and n_items × dim cannot overflow.
+    c.dim = static_cast<std::size_t>(r.u64("dim", 0, std::uint64_t{1} << 20));
+    c.window = static_cast<std::size_t>(r.u64("window", 0, size_max));
+    c.whole_sequence = r.u64("whole_sequence", 0, 1) == 1;
+    c.negatives = static_cast<std::size_t>(r.u64("negatives", 0, size_max));
+    c.epochs = static_cast<std::size_t>(r.u64("epochs", 0, size_max));
+    const double rate = r.f64("learning_rate");
+    c.learning_rate = static_cast<float>(rate);
+    check(static_cast<double>(c.learning_rate) == rate || std::isnan(rate),
+          [&] { return "learning_rate " + std::to_string(rate) + " is not a float"; });
+    c.subsample = r.f64("subsample");
+    c.min_count = static_cast<std::size_t>(r.u64("min_count", 0, size_max));
+    c.seed = r.u64("seed");
+    BasicItem2Vec loaded = [&] {
+      try {
+        return BasicItem2Vec(c);
+      } catch (const Error& e) {
+        throw Error(std::string(where) + ": " + e.what());
+      }
+    }();
+    loaded.fitted_ = r.u64("fitted", 0, 1) == 1;
+    loaded.rng_ = io::read_rng(r, "item2vec", "rng");
+    std::vector<std::string> ids = io::read_strings(r, "ids", where);
+    const std::size_t n = ids.size();
+    check(loaded.fitted_ || n == 0, [&] { return std::to_string(n) + " items in a model never fitted"; });
+    check(n < (std::size_t{1} << 40), [&] { return std::to_string(n) + " items (at most 2^40)"; });
+    const std::vector<std::uint64_t> counts = r.u64s("counts", n);
+    const std::vector<float> input = r.floats("input", n * c.dim);
+    const std::vector<float> output = r.floats("output", n * c.dim);
+    loaded.last_.words = r.u64("last_words");
+    loaded.last_.pairs = r.u64("last_pairs");
+    r.finish();
+    for (std::size_t k = 0; k < input.size(); ++k) {
+      check(std::isfinite(input[k]) && std::isfinite(output[k]), [&] {
+        return "a vector value of item '" + ids[k / c.dim] + "' is not finite";
+      });
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      // An item below min_count was never initialised nor trained: both its rows are zero.
+      if (counts[i] >= c.min_count) continue;
+      for (std::size_t j = 0; j < c.dim; ++j) {
+        check(input[i * c.dim + j] == 0.0f && output[i * c.dim + j] == 0.0f, [&] {
+          return "item '" + ids[i] + "' has " + std::to_string(counts[i]) +
+                 " occurrences (below min_count) but a vector";
+        });
+      }
+    }
+    try {
+      loaded.items_ = IdMap::from_ids(std::move(ids), "item id");
+    } catch (const Error& e) {
+      throw Error(std::string(where) + ": " + e.what());
+    }
+    loaded.n_items_ = n;
+    loaded.counts_ = counts;
+    loaded.input_.assign(input.begin(), input.end());
+    loaded.output_.assign(output.begin(), output.end());
+    loaded.normalized_.assign(input.begin(), input.end());
+    simd::normalize_rows(MutableMatrixView(loaded.normalized_, n, c.dim));
+    *this = std::move(loaded);
+  }
 
  private:
   static void check_config(const Config& c) {

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <istream>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,7 +25,9 @@
 #include "marl_rec/io/csv.hpp"
 #include "marl_rec/io/fvecs.hpp"
 #include "marl_rec/io/mapped_file.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/io/npy.hpp"
+#include "marl_rec/io/string_fields.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
 
@@ -147,6 +151,12 @@ class PrecomputedIdIndex {
 ///
 /// Copies share the (immutable) table, so copying is cheap; `embed`, `find`, `matrix` and `ids`
 /// are safe to call from many threads at once.
+///
+/// Persistence: save() writes the Config, the ids and the vectors as they are served (type
+/// "precomputed_embedder", version 1); load() (or from_saved()) gives this embedder a new table
+/// of its own, in memory (not memory-mapped). Other copies keep the table they share, and views
+/// of it (matrix(), ids()) taken from this embedder before the load stay valid as long as such a
+/// copy lives, and no longer.
 class PrecomputedEmbedder {
  public:
   struct Config {
@@ -281,6 +291,13 @@ class PrecomputedEmbedder {
     return from_owned(std::move(ids), std::move(values), rows, width - 1, config, origin);
   }
 
+  /// An embedder read from a stream save() wrote (see load()).
+  static PrecomputedEmbedder from_saved(std::istream& in) {
+    PrecomputedEmbedder e(nullptr, Config{});
+    e.load(in);
+    return e;
+  }
+
   /// The vectors `vectors` (copied), row i named `ids[i]`.
   PrecomputedEmbedder(std::vector<std::string> ids, MatrixView vectors)
       : PrecomputedEmbedder(std::move(ids), vectors, Config{}) {}
@@ -326,6 +343,72 @@ class PrecomputedEmbedder {
   /// True when matrix() is the .npy file's data used in place from its memory map.
   bool memory_mapped() const noexcept { return !table_->map.empty(); }
   const Config& config() const noexcept { return config_; }
+
+  /// Writes the Config, the ids and the vectors (type "precomputed_embedder", version 1).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "precomputed_embedder", 1);
+    w.u64("normalize", config_.normalize ? 1 : 0);
+    w.u64("memory_map", config_.memory_map ? 1 : 0);
+    w.f64("norm_tolerance", static_cast<double>(config_.norm_tolerance));
+    w.u64("dim", dim());
+    io::write_strings(w, "ids", table_->ids);
+    const MatrixView m = table_->vectors;
+    std::vector<float> values;
+    values.reserve(m.rows() * m.cols());
+    for (std::size_t r = 0; r < m.rows(); ++r) values.insert(values.end(), m.row(r).begin(), m.row(r).end());
+    w.floats("vectors", values);
+    w.finish();
+  }
+
+  /// Replaces the Config and the table with what save() wrote: this embedder gets a new table
+  /// (other copies keep theirs, see the class comment). Throws Error (embedder unchanged) on a
+  /// truncated, corrupted or foreign stream, or contents the factories refuse: an empty or
+  /// duplicate id, a non-finite value, a row not of unit length (within 1e-5 in the squared
+  /// length with `normalize`, norm_tolerance without: rows are saved as served), or a dim above
+  /// 2^24.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'precomputed_embedder' model";
+    io::ModelReader r(in, "precomputed_embedder", 1);
+    Config c;
+    c.normalize = r.u64("normalize", 0, 1) == 1;
+    c.memory_map = r.u64("memory_map", 0, 1) == 1;
+    const double tolerance = r.f64("norm_tolerance");
+    c.norm_tolerance = static_cast<float>(tolerance);
+    marl_rec::detail::require(static_cast<double>(c.norm_tolerance) == tolerance, [&] {
+      return std::string(where) + ": norm_tolerance " + std::to_string(tolerance) + " is not a finite float";
+    });
+    // At most 2^24 floats per vector (no embedding is wider) keeps rows × dim from overflowing.
+    const auto cols = static_cast<std::size_t>(r.u64("dim", 1, std::uint64_t{1} << 24));
+    std::vector<std::string> ids = io::read_strings(r, "ids", where);
+    const std::size_t rows = ids.size();
+    marl_rec::detail::require(rows < std::numeric_limits<std::uint32_t>::max(), [&] {
+      return std::string(where) + ": " + std::to_string(rows) + " ids (at most 2^32 - 2)";
+    });
+    const std::vector<float> values = r.floats("vectors", rows * cols);
+    r.finish();
+    for (std::size_t i = 0; i < rows; ++i) {
+      marl_rec::detail::require(!ids[i].empty(), [&] {
+        return std::string(where) + ": id " + std::to_string(i) + " is empty";
+      });
+      // The rows were saved as served: with normalisation on, already of unit length (a row
+      // needing scaling is not what save() writes). The factory checks the rest.
+      const double n2 = detail::precomputed_squared_norm(values.data() + i * cols, cols);
+      marl_rec::detail::require(!c.normalize || !std::isfinite(n2) || n2 == 0.0 || is_unit(n2), [&] {
+        return std::string(where) + ": the vector of id " + io::detail::quoted_for_message(ids[i]) +
+               " has length " + std::to_string(std::sqrt(n2)) + ", not 1";
+      });
+    }
+    PrecomputedEmbedder loaded = [&] {
+      try {
+        return from_owned(std::move(ids), AlignedVector<float>(values.begin(), values.end()), rows,
+                          cols, c, {});
+      } catch (const Error& e) {
+        throw Error(std::string(where) + ": " + e.what());
+      }
+    }();
+    table_ = std::move(loaded.table_);
+    config_ = loaded.config_;
+  }
 
  private:
   struct Table {

@@ -9,13 +9,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <istream>
+#include <limits>
+#include <ostream>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/core/rng.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/simd/kernels.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
 
@@ -84,6 +89,11 @@ struct SequenceEncoderConfig {
 /// uniformly from the others. The backward pass is written by hand (loss_and_gradient) and
 /// checked against finite differences in the tests. `Scalar` is the arithmetic of the attention
 /// and its parameters (float, or double for the gradient check); item vectors are float.
+///
+/// Persistence: save() writes the Config and the learned parameters with their dimension (type
+/// "sequence_encoder", or "sequence_encoder_f64" for double; version 1); load() replaces both.
+/// Nothing else is kept between calls: train() starts from initialize() and keeps its optimiser
+/// state only for the call, so a loaded encoder encodes, and trains again, exactly as the saved one.
 template <class Scalar = float>
 class BasicSequenceEncoder {
  public:
@@ -170,6 +180,103 @@ class BasicSequenceEncoder {
         "configuration");
     params_ = std::move(p);
     dim_ = d;
+  }
+
+  /// The stream type: "sequence_encoder" (float) or "sequence_encoder_f64" (double).
+  static constexpr const char* stream_type() noexcept {
+    return std::is_same_v<Scalar, float> ? "sequence_encoder" : "sequence_encoder_f64";
+  }
+
+  /// Writes the Config and the learned parameters (see the class comment). The matrices are
+  /// written column by column.
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, stream_type(), 1);
+    w.u64("mode", static_cast<std::uint64_t>(config_.mode));
+    w.u64("max_history", config_.max_history);
+    w.f64("half_life", config_.half_life);
+    w.u64("query", static_cast<std::uint64_t>(config_.query));
+    w.u64("projections", config_.projections ? 1 : 0);
+    w.u64("optimizer", static_cast<std::uint64_t>(config_.optimizer));
+    w.f64("learning_rate", config_.learning_rate);
+    w.u64("epochs", config_.epochs);
+    w.u64("negatives", config_.negatives);
+    w.f64("init_scale", config_.init_scale);
+    w.u64("seed", config_.seed);
+    w.u64("dim", dim_);
+    const auto put = [&](const char* field, const auto& m) {
+      const std::span<const Scalar> values(m.data(), static_cast<std::size_t>(m.size()));
+      if constexpr (std::is_same_v<Scalar, float>) {
+        w.floats(field, values);
+      } else {
+        w.doubles(field, values);
+      }
+    };
+    put("w_q", params_.w_q);
+    put("w_k", params_.w_k);
+    put("w_v", params_.w_v);
+    put("query_vector", params_.query);
+    w.finish();
+  }
+
+  /// Replaces the Config and the parameters with what save() wrote. Throws Error (encoder
+  /// unchanged) on a truncated, corrupted or foreign stream, a Config the constructor refuses,
+  /// parameters whose shapes do not fit the Config (see set_parameters) or of a dim above 2^20,
+  /// or a non-finite value.
+  void load(std::istream& in) {
+    const std::string where = std::string("loading a '") + stream_type() + "' model";
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    io::ModelReader r(in, stream_type(), 1);
+    Config c;
+    c.mode = static_cast<Mode>(r.u64("mode", 0, 2));
+    c.max_history = static_cast<std::size_t>(r.u64("max_history", 0, size_max));
+    c.half_life = r.f64("half_life");
+    c.query = static_cast<Query>(r.u64("query", 0, 1));
+    c.projections = r.u64("projections", 0, 1) == 1;
+    c.optimizer = static_cast<Optimizer>(r.u64("optimizer", 0, 1));
+    c.learning_rate = r.f64("learning_rate");
+    c.epochs = static_cast<std::size_t>(r.u64("epochs", 0, size_max));
+    c.negatives = static_cast<std::size_t>(r.u64("negatives", 0, size_max));
+    c.init_scale = r.f64("init_scale");
+    c.seed = r.u64("seed");
+    BasicSequenceEncoder loaded = [&] {
+      try {
+        return BasicSequenceEncoder(c);
+      } catch (const Error& e) {
+        throw Error(where + ": " + e.what());
+      }
+    }();
+    // Item vectors of more than 2^20 floats are beyond any embedding, and keep d² from overflowing.
+    const auto d = static_cast<std::size_t>(r.u64("dim", 0, loaded.trainable() ? std::uint64_t{1} << 20 : 0));
+    const std::size_t w_size = c.projections ? d * d : 0;
+    const std::size_t q_size = c.query == Query::learned ? d : 0;
+    const auto get = [&](const char* field, std::size_t count) {
+      std::vector<Scalar> values;
+      if constexpr (std::is_same_v<Scalar, float>) {
+        values = r.floats(field, count);
+      } else {
+        values = r.doubles(field, count);
+      }
+      for (const Scalar v : values) {
+        marl_rec::detail::require(std::isfinite(v), [&] {
+          return where + ": field '" + field + "' holds a non-finite value";
+        });
+      }
+      return values;
+    };
+    const auto matrix = [&](const char* field) {
+      const std::vector<Scalar> values = get(field, w_size);
+      const auto n = static_cast<Eigen::Index>(values.empty() ? 0 : d);
+      return Matrix(Eigen::Map<const Matrix>(values.data(), n, n));
+    };
+    Parameters p;
+    p.w_q = matrix("w_q");
+    p.w_k = matrix("w_k");
+    p.w_v = matrix("w_v");
+    const std::vector<Scalar> query = get("query_vector", q_size);
+    p.query = Eigen::Map<const Vector>(query.data(), static_cast<Eigen::Index>(query.size()));
+    r.finish();
+    if (d != 0) loaded.set_parameters(std::move(p));  // the shapes were read to fit
+    *this = std::move(loaded);
   }
 
   /// Writes the unit-length encoding of `history` (indices into the rows of `items`, most recent

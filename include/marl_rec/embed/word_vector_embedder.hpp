@@ -15,6 +15,7 @@
 #include <istream>
 #include <limits>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <streambuf>
 #include <string>
@@ -28,6 +29,8 @@
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/embed/hashing_embedder.hpp"
 #include "marl_rec/embed/text_tokens.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/string_fields.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"
 
@@ -88,6 +91,12 @@ struct WordVectorEmbedderConfig {
 ///
 /// Memory: the vectors live in one contiguous 64-byte-aligned block (rows × dim floats), the
 /// words in a hash map word → row.
+///
+/// Persistence: save() writes the Config, the words (in row order) and their vectors, the SIF
+/// weights in use (from the Zipf estimate or set_word_counts; the counts themselves are not
+/// kept) and the fitted common component (type "word_vector_embedder", version 1). load()
+/// replaces everything; from_saved() makes a new embedder from such a stream. A loaded embedder
+/// embeds every text to the same bits as the one saved.
 class WordVectorEmbedder {
  public:
   /// What to do with words that have no vector (see WordVectorOov).
@@ -351,6 +360,106 @@ class WordVectorEmbedder {
     WordVectorEmbedder result(config);
     result.finish(std::move(loader), count);
     return result;
+  }
+
+  /// An embedder read from a stream save() wrote (see load()).
+  static WordVectorEmbedder from_saved(std::istream& in) {
+    WordVectorEmbedder e(Config{});
+    e.load(in);
+    return e;
+  }
+
+  /// Writes the Config, the vocabulary with its vectors and SIF weights, and the common
+  /// component (see the class comment).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "word_vector_embedder", 1);
+    w.u64("oov", config_.oov == Oov::hash ? 0 : 1);
+    w.f64("sif_a", config_.sif_a);
+    w.u64("max_words", config_.max_words);
+    w.u64("oov_ngram_min", config_.oov_ngram_min);
+    w.u64("oov_ngram_max", config_.oov_ngram_max);
+    w.u64("seed", config_.seed);
+    w.u64("dim", dim_);
+    std::vector<std::string_view> words(vocabulary_size());
+    for (const auto& entry : index_) {
+      if ((entry.second & alias_bit) == 0) words[entry.second] = entry.first;
+    }
+    io::write_strings(w, "words", words.size(), [&](std::size_t i) { return words[i]; });
+    w.floats("vectors", vectors_);
+    w.floats("weights", weights_);
+    w.floats("common_component", component_);
+    w.finish();
+  }
+
+  /// Replaces everything with what save() wrote. Throws Error (embedder unchanged) on a
+  /// truncated, corrupted or foreign stream, or contents the constructor refuses (an invalid
+  /// Config, an empty, duplicate or non-UTF-8 word, a non-finite value), a SIF weight outside
+  /// [0, 1], or a common component that is not a unit vector of dim() floats.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'word_vector_embedder' model";
+    constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
+    io::ModelReader r(in, "word_vector_embedder", 1);
+    Config c;
+    c.oov = r.u64("oov", 0, 1) == 0 ? Oov::hash : Oov::skip;
+    c.sif_a = r.f64("sif_a");
+    c.max_words = static_cast<std::size_t>(r.u64("max_words", 0, size_max));
+    c.oov_ngram_min = static_cast<std::size_t>(r.u64("oov_ngram_min", 0, size_max));
+    c.oov_ngram_max = static_cast<std::size_t>(r.u64("oov_ngram_max", 0, size_max));
+    c.seed = r.u64("seed");
+    const auto dim = static_cast<std::size_t>(r.u64("dim", 1, max_dim));
+    const std::vector<std::string> words = io::read_strings(r, "words", where);
+    const std::size_t rows = words.size();
+    marl_rec::detail::require(rows >= 1 && rows < row_mask, [&] {
+      return std::string(where) + ": " + std::to_string(rows) + " words (need 1 .. 2^31 - 2)";
+    });
+    const std::vector<float> vectors = r.floats("vectors", rows * dim);
+    std::vector<float> weights = r.floats("weights", rows);
+    const std::size_t component_size = r.array_size("common_component");
+    marl_rec::detail::require(component_size == 0 || component_size == dim, [&] {
+      return std::string(where) + ": field 'common_component' has " + std::to_string(component_size) +
+             " values, expected 0 or " + std::to_string(dim) + " (dim)";
+    });
+    std::vector<float> component = r.floats("common_component", component_size);
+    r.finish();
+    for (std::size_t k = 0; k < rows; ++k) {
+      // a / (a + p) with 0 <= p <= 1 and a > 0 (0 only when it underflows the float).
+      marl_rec::detail::require(weights[k] >= 0.0f && weights[k] <= 1.0f, [&] {
+        return std::string(where) + ": the SIF weight of " + embed::quote_for_message(words[k]) + " is " +
+               std::to_string(weights[k]) + ", not in [0, 1]";
+      });
+    }
+    if (!component.empty()) {
+      double n2 = 0.0;
+      for (const float e : component) n2 += static_cast<double>(e) * static_cast<double>(e);
+      marl_rec::detail::require(std::isfinite(n2) && std::fabs(n2 - 1.0) <= 1e-4, [&] {
+        return std::string(where) + ": the common component has length " + std::to_string(std::sqrt(n2)) +
+               ", not 1";
+      });
+    }
+    WordVectorEmbedder loaded = [&] {
+      try {
+        WordVectorEmbedder e(checked(c));
+        Loader loader{"WordVectorEmbedder", dim};
+        loader.reserve(rows);
+        const std::span<const float> all(vectors);
+        for (std::size_t i = 0; i < rows; ++i) {
+          const auto at = [&] { return std::string("word ") + std::to_string(i); };
+          loader.check_word(words[i], at);
+          loader.check_values(all.subspan(i * dim, dim), words[i], at);
+          loader.add(words[i], all.subspan(i * dim, dim), i, [&](std::size_t first) {
+            return at() + ": duplicate word " + embed::quote_for_message(words[i]) + " (also word " +
+                   std::to_string(first) + ")";
+          });
+        }
+        e.finish(std::move(loader), rows);
+        return e;
+      } catch (const Error& e) {
+        throw Error(std::string(where) + ": " + e.what());
+      }
+    }();
+    loaded.weights_ = std::move(weights);
+    loaded.component_ = std::move(component);
+    *this = std::move(loaded);
   }
 
   /// The vectors' dimension (and the output's).
@@ -721,6 +830,9 @@ class WordVectorEmbedder {
 
   // Bytes from the current position to the end, when the stream can tell.
   static std::optional<std::uint64_t> bytes_left(std::istream& in) {
+    // At the end (e.g. the header was the input's last line) tellg fails, yet nothing is left:
+    // the header's claims must still be checked (a gap the fuzzer found).
+    if (in.eof()) return 0;
     const std::istream::pos_type here = in.tellg();
     if (here == std::istream::pos_type(-1)) {
       in.clear();

@@ -1,12 +1,17 @@
 // marl_rec — off-policy evaluation: what a new (target) policy would have earned, estimated from
 // the decisions another (logging) policy made, with percentile-bootstrap confidence intervals.
+// Besides the checks each estimator lists, every one throws Error when an importance weight is not
+// finite (a propensity so small that 1 / propensity overflows) or a term of its sum is larger than
+// DBL_MAX / n: so no sum (the estimate, any bootstrap resample) overflows and no NaN is sorted.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <sstream>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -43,6 +48,13 @@ struct BootstrapOptions {
 
 namespace detail {
 using marl_rec::detail::require;
+
+/// A value as a stream prints it: "1e-320", not std::to_string's "0.000000".
+inline std::string number(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
 
 inline void check_rows(const std::string& where, std::size_t n) {
   require(n > 0, where + ": there are no logged decisions");
@@ -110,6 +122,21 @@ inline Estimate ratio_estimate(const std::string& where, std::span<const double>
   });
   const std::size_t n = numerator.size();
   const bool normalised = !denominator.empty();
+  // Finite inputs can still give non-finite terms (a weight 1 / 1e-320, a reward near the double
+  // range): every term is bounded so that no sum of n of them (the estimate, any resample)
+  // overflows, and no NaN reaches the bootstrap's sort.
+  const double term_limit = std::numeric_limits<double>::max() / static_cast<double>(n);
+  const auto check_terms = [&](std::span<const double> terms, const char* what) {
+    for (std::size_t i = 0; i < terms.size(); ++i) {
+      require(std::abs(terms[i]) <= term_limit, [&] {
+        return where + ": row " + std::to_string(i) + ": the " + what + " " + number(terms[i]) +
+               " is not finite or too large to sum (a propensity too small, or a reward or "
+               "value too large)";
+      });
+    }
+  };
+  check_terms(numerator, "term");
+  check_terms(denominator, "importance weight");
   const auto total = [](std::span<const double> x) {
     double s = 0.0;
     for (const double v : x) s += v;
@@ -151,7 +178,14 @@ inline std::vector<double> weights(const std::string& where, std::span<const Log
   check_logs(where, logs, true);
   check_probabilities(where, "target_probability", target_probability);
   std::vector<double> w(logs.size());
-  for (std::size_t i = 0; i < logs.size(); ++i) w[i] = target_probability[i] / logs[i].propensity;
+  for (std::size_t i = 0; i < logs.size(); ++i) {
+    w[i] = target_probability[i] / logs[i].propensity;
+    require(std::isfinite(w[i]), [&] {
+      return where + ": row " + std::to_string(i) + ": the importance weight " +
+             number(target_probability[i]) + " / " + number(logs[i].propensity) +
+             " is not finite (the propensity is too small)";
+    });
+  }
   return w;
 }
 }  // namespace detail

@@ -4,12 +4,16 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
+#include <ostream>
 #include <string_view>
 #include <vector>
 
 #include "marl_rec/concepts/explorer.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/explore/detail/slate_builder.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/rng_state.hpp"
 
 namespace marl_rec {
 
@@ -25,6 +29,10 @@ struct EpsilonGreedyConfig {
 /// Fills each position in turn: with probability ε a uniformly random eligible candidate not yet
 /// placed, otherwise the best one not yet placed. The propensity of position j is exact:
 /// ε / m + (1 − ε) · [the item is the best remaining], m = eligible candidates not yet placed.
+///
+/// save() writes the config, the Rng's state and the decision count that drives ε's decay
+/// (stream type "epsilon_greedy", version 1; scratch buffers are not saved); load(in) replaces
+/// all of it, so a loaded explorer draws and decays exactly as the saved one would.
 class EpsilonGreedy {
  public:
   explicit EpsilonGreedy(EpsilonGreedyConfig config = {}) : config_(config), rng_(config.seed) {
@@ -40,6 +48,40 @@ class EpsilonGreedy {
   double epsilon() const noexcept {
     return std::max(config_.min_epsilon,
                     config_.epsilon / (1.0 + config_.decay * static_cast<double>(decisions_)));
+  }
+
+  /// Writes the config, the generator's state and the decision count.
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, type, 1);
+    w.f64("epsilon", config_.epsilon);
+    w.f64("decay", config_.decay);
+    w.f64("min_epsilon", config_.min_epsilon);
+    w.u64("seed", config_.seed);
+    io::write_rng(w, "rng", rng_);
+    w.u64("decisions", decisions_);
+    w.finish();
+  }
+
+  /// Replaces the config and state with a saved EpsilonGreedy's. Throws Error, changing
+  /// nothing, on another stream type, a damaged stream, or a value out of range.
+  void load(std::istream& in) {
+    io::ModelReader r(in, type, 1);
+    EpsilonGreedyConfig c;
+    // (comparisons written so that NaN fails them)
+    c.epsilon = r.f64("epsilon");
+    detail::check_loaded(type, "epsilon", c.epsilon >= 0.0 && c.epsilon <= 1.0, "in [0, 1]", c.epsilon);
+    c.decay = r.f64("decay");
+    detail::check_loaded(type, "decay", c.decay >= 0.0 && c.decay <= 1e300, "in [0, 1e300]", c.decay);
+    c.min_epsilon = r.f64("min_epsilon");
+    detail::check_loaded(type, "min_epsilon", c.min_epsilon >= 0.0 && c.min_epsilon <= 1.0, "in [0, 1]",
+                         c.min_epsilon);
+    c.seed = r.u64("seed");
+    const Rng rng = io::read_rng(r, type, "rng");
+    const std::uint64_t decisions = r.u64("decisions");
+    r.finish();
+    config_ = c;
+    rng_ = rng;
+    decisions_ = decisions;
   }
 
   template <Model M, ItemExclusion Exclude>
@@ -79,6 +121,8 @@ class EpsilonGreedy {
   }
 
  private:
+  static constexpr const char* type = "epsilon_greedy";
+
   EpsilonGreedyConfig config_;
   Rng rng_;
   std::uint64_t decisions_ = 0;

@@ -4,13 +4,17 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
 #include <limits>
+#include <ostream>
 #include <string_view>
 #include <vector>
 
 #include "marl_rec/concepts/explorer.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/explore/detail/slate_builder.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/rng_state.hpp"
 
 namespace marl_rec {
 
@@ -24,6 +28,10 @@ struct SoftmaxConfig {
 /// probability exp(s_i / τ) / Σ_remaining exp(s_j / τ) (a Plackett–Luce draw without
 /// replacement); the propensity of position j is exactly that probability. Scores of +∞ share all
 /// the mass among themselves; when every remaining score is −∞ the draw is uniform.
+///
+/// save() writes the config and the Rng's state (stream type "softmax", version 1; scratch
+/// buffers are not saved); load(in) replaces both, so a loaded explorer draws exactly as the
+/// saved one would.
 class Softmax {
  public:
   explicit Softmax(SoftmaxConfig config = {}) : config_(config), rng_(config.seed) {
@@ -33,6 +41,32 @@ class Softmax {
 
   std::string_view name() const noexcept { return "softmax"; }
   const SoftmaxConfig& config() const noexcept { return config_; }
+
+  /// Writes the config and the generator's state.
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, type, 1);
+    w.f64("temperature", config_.temperature);
+    w.u64("seed", config_.seed);
+    io::write_rng(w, "rng", rng_);
+    w.finish();
+  }
+
+  /// Replaces the config and state with a saved Softmax's. Throws Error, changing nothing, on
+  /// another stream type, a damaged stream, or a temperature that is not finite and positive.
+  void load(std::istream& in) {
+    io::ModelReader r(in, type, 1);
+    SoftmaxConfig c;
+    c.temperature = r.f64("temperature");
+    detail::check_loaded(type, "temperature",
+                         c.temperature >= std::numeric_limits<double>::min() &&
+                             c.temperature <= std::numeric_limits<double>::max(),
+                         "finite and positive", c.temperature);
+    c.seed = r.u64("seed");
+    const Rng rng = io::read_rng(r, type, "rng");
+    r.finish();
+    config_ = c;
+    rng_ = rng;
+  }
 
   template <Model M, ItemExclusion Exclude>
   void choose(const M& model, const Context& context, Candidates candidates, std::size_t k,
@@ -72,6 +106,8 @@ class Softmax {
   }
 
  private:
+  static constexpr const char* type = "softmax";
+
   SoftmaxConfig config_;
   Rng rng_;
   detail::SlateBuilder builder_;

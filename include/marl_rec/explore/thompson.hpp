@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <istream>
+#include <limits>
+#include <ostream>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -11,6 +14,8 @@
 #include "marl_rec/concepts/explorer.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/explore/detail/slate_builder.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/rng_state.hpp"
 
 namespace marl_rec {
 
@@ -30,12 +35,38 @@ struct ThompsonConfig {
 /// so the estimate is never 0). Later positions rest on fewer draws (n_j shrinks), so their
 /// estimates are noisier. The cost is (1 + M) posterior draws per decision: lower M where latency
 /// matters.
+///
+/// save() writes the config and the Rng's state (stream type "thompson", version 1; scratch
+/// buffers are not saved); load(in) replaces both, so a loaded explorer draws exactly as the
+/// saved one would.
 class Thompson {
  public:
   explicit Thompson(ThompsonConfig config = {}) : config_(config), rng_(config.seed) {}
 
   std::string_view name() const noexcept { return "thompson"; }
   const ThompsonConfig& config() const noexcept { return config_; }
+
+  /// Writes the config and the generator's state.
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, type, 1);
+    w.u64("propensity_draws", config_.propensity_draws);
+    w.u64("seed", config_.seed);
+    io::write_rng(w, "rng", rng_);
+    w.finish();
+  }
+
+  /// Replaces the config and state with a saved Thompson's. Throws Error, changing nothing, on
+  /// another stream type or a damaged stream.
+  void load(std::istream& in) {
+    io::ModelReader r(in, type, 1);
+    ThompsonConfig c;
+    c.propensity_draws = static_cast<std::size_t>(r.u64("propensity_draws", 0, std::numeric_limits<std::size_t>::max()));
+    c.seed = r.u64("seed");
+    const Rng rng = io::read_rng(r, type, "rng");
+    r.finish();
+    config_ = c;
+    rng_ = rng;
+  }
 
   template <SamplingModel M, ItemExclusion Exclude>
   void choose(const M& model, const Context& context, Candidates candidates, std::size_t k,
@@ -71,6 +102,8 @@ class Thompson {
   }
 
  private:
+  static constexpr const char* type = "thompson";
+
   ThompsonConfig config_;
   Rng rng_;
   detail::SlateBuilder builder_;

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <cstddef>
+#include <istream>
+#include <ostream>
 #include <string_view>
 
 #include "marl_rec/concepts/explorer.hpp"
 #include "marl_rec/explore/detail/slate_builder.hpp"
+#include "marl_rec/io/model_stream.hpp"
 
 namespace marl_rec {
 
@@ -15,6 +18,18 @@ namespace marl_rec {
 class Ucb {
  public:
   std::string_view name() const noexcept { return "ucb"; }
+
+  /// Writes an empty stream of type "ucb" (version 1): the explorer has no config and no
+  /// state, but saves like every explorer (an Agent saves its explorer).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "ucb", 1);
+    w.finish();
+  }
+  /// Reads what save() wrote. Throws Error on another stream type or a damaged stream.
+  void load(std::istream& in) {
+    io::ModelReader r(in, "ucb", 1);
+    r.finish();
+  }
 
   template <UncertainModel M, ItemExclusion Exclude>
   void choose(const M& model, const Context& context, Candidates candidates, std::size_t k,

@@ -14,6 +14,7 @@
 #include <ostream>
 #include <streambuf>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "marl_rec/core/error.hpp"
@@ -96,6 +97,11 @@ class Fd {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const noexcept { return fd_; }
+  /// Closes the descriptor held (if any) and holds `fd` instead.
+  void reset(int fd) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
   /// Closes now, returning close(2)'s errno (0 on success).
   int close() noexcept {
     const int fd = std::exchange(fd_, -1);
@@ -139,14 +145,20 @@ inline std::filesystem::path temporary_beside(const std::filesystem::path& path)
 /// the system's reason. Concurrent saves to one path are safe (the last rename wins).
 template <class Write>
 void write_file_atomically(const std::filesystem::path& path, Write&& write) {
-  const std::filesystem::path temporary = detail::temporary_beside(path);
+  std::filesystem::path temporary = detail::temporary_beside(path);
   const auto fail = [&](const std::string& what) -> void {
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
     throw Error("saving '" + path.string() + "': " + what);
   };
 #if MARL_REC_POSIX_FILES
+  // Exclusive creation; a name left by a crashed process of the same pid (a restarted container
+  // often gets the same one) is skipped, not reused.
   detail::Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  for (int attempt = 0; fd.get() < 0 && errno == EEXIST && attempt < 1000; ++attempt) {
+    temporary = detail::temporary_beside(path);
+    fd.reset(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  }
   if (fd.get() < 0) {
     throw Error("saving '" + path.string() + "': cannot create '" + temporary.string() +
                 "': " + detail::errno_text(errno));
@@ -158,6 +170,10 @@ void write_file_atomically(const std::filesystem::path& path, Write&& write) {
       std::forward<Write>(write)(out);
     } catch (const std::exception& e) {
       fail(e.what());
+    } catch (...) {
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw;
     }
     out.flush();
     if (!out || buffer.error() != 0) {
@@ -214,7 +230,9 @@ inline std::uint64_t stream_length(std::istream& in) {
   unsigned char h[8 + 4 + 8];
   std::uint64_t total = 0;
   in.read(reinterpret_cast<char*>(h), sizeof h);
-  if (in.gcount() == static_cast<std::streamsize>(sizeof h) && std::memcmp(h, "MRECMDL2", 8) == 0) {
+  // (A stream with another byte-order mark is left to load, which names the problem.)
+  if (in.gcount() == static_cast<std::streamsize>(sizeof h) && std::memcmp(h, "MRECMDL2", 8) == 0 &&
+      h[8] == 0x0D && h[9] == 0x0C && h[10] == 0x0B && h[11] == 0x0A) {
     std::uint64_t type = 0;
     for (int i = 0; i < 8; ++i) type |= std::uint64_t{h[12 + i]} << (8 * i);
     if (type <= 256) {
@@ -236,31 +254,49 @@ inline std::uint64_t stream_length(std::istream& in) {
 }  // namespace detail
 
 /// Loads `object` from the file at `path` (`object.load(in, extra...)`), which must hold exactly
-/// one stream. As `load` itself, a failed load leaves the object unchanged: a file longer than
-/// the stream its header describes is refused before anything is read into the object. Errors
-/// name the path.
+/// one stream. As `load` itself, a failed load leaves the object unchanged, and so does a file
+/// with bytes after its stream: a format-2 file is checked against the length its header gives
+/// before anything is read into the object; a format-1 file (whose header gives no length) is
+/// loaded into a copy first when T can be copied. Errors name the path.
 template <class T, class... Extra>
 void load_file(const std::filesystem::path& path, T& object, Extra&&... extra) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("loading '" + path.string() + "': cannot open it: " + detail::errno_text(errno));
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw Error("loading '" + path.string() + "': cannot read its size: " + ec.message());
+  // The size of the file opened (not of whatever is at `path` now: a save may replace it).
+  in.seekg(0, std::ios::end);
+  const std::streamoff end = in.tellg();
+  in.seekg(0);
+  if (end < 0 || !in) throw Error("loading '" + path.string() + "': cannot read its size");
+  const auto size = static_cast<std::uint64_t>(end);
   const std::uint64_t length = detail::stream_length(in);
   if (length != 0 && length < size) {
     throw Error("loading '" + path.string() + "': the file has " + std::to_string(size) +
                 " bytes, its stream " + std::to_string(length) + " (bytes after the stream)");
   }
+  const auto trailing = [&] {
+    if (in.peek() != std::ifstream::traits_type::eof()) {
+      throw Error("loading '" + path.string() + "': the file has bytes after its stream");
+    }
+  };
   try {
+    if constexpr (std::is_copy_constructible_v<T> && std::is_move_assignable_v<T>) {
+      if (length == 0) {  // format 1: load a copy, check the end, then commit
+        T copy = object;
+        copy.load(in, std::forward<Extra>(extra)...);
+        trailing();
+        object = std::move(copy);
+        return;
+      }
+    }
     object.load(in, std::forward<Extra>(extra)...);
   } catch (const Error& e) {
-    throw Error("loading '" + path.string() + "': " + e.what());
+    const std::string what = e.what();
+    if (what.starts_with("loading '" + path.string() + "'")) throw;
+    throw Error("loading '" + path.string() + "': " + what);
   }
-  // A format-1 stream does not say its length: the check comes after the load.
-  if (in.peek() != std::ifstream::traits_type::eof()) {
-    throw Error("loading '" + path.string() + "': the file has bytes after its stream (it was "
-                "loaded; the file may have been appended to)");
-  }
+  // Reached for format 2 (checked above) and for a format-1 object that cannot be copied (then
+  // checked after the load, which has committed).
+  trailing();
 }
 
 }  // namespace marl_rec::io

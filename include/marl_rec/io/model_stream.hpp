@@ -1,9 +1,9 @@
 // marl_rec — the binary format every model, agent and coordinator saves itself in (format 2,
 // docs/reliability.md#the-file-format): a header (magic, byte-order mark, the object's type and
 // type version, the body's length), then named, typed, length-prefixed fields, then a CRC-32C of
-// everything before it. Streams of format 1 (0.1.0) are still read. A truncated, corrupted,
-// forged or foreign stream is an Error naming the field where reading failed, never a crash and
-// never an allocation of whatever size the stream claims.
+// everything before it. Streams of format 1 (the first format) are still read. A truncated,
+// corrupted, forged or foreign stream is an Error naming the field where reading failed, never a
+// crash and never an allocation of whatever size the stream claims.
 #pragma once
 
 #include <algorithm>
@@ -29,7 +29,7 @@
 namespace marl_rec::io {
 
 namespace detail {
-/// Format 1 (marl_rec 0.1.0): fields without types or lengths, FNV-1a checksum. Read only.
+/// Format 1 (the first format): fields without types or lengths, FNV-1a checksum. Read only.
 inline constexpr char model_magic_v1[8] = {'M', 'R', 'E', 'C', 'M', 'D', 'L', '1'};
 /// Format 2: typed, length-prefixed fields, CRC-32C.
 inline constexpr char model_magic_v2[8] = {'M', 'R', 'E', 'C', 'M', 'D', 'L', '2'};
@@ -183,7 +183,7 @@ class ModelWriter {
 /// Format 2: the constructor reads the whole body (in chunks, as the data arrives: a forged
 /// length in a short stream is a truncation error, not an allocation) and checks the CRC-32C
 /// before any field is read, so the fields are parsed from data known to be what was written.
-/// `finish()` checks that every field was read. Format 1 (0.1.0) streams are read field by field
+/// `finish()` checks that every field was read. Format 1 streams are read field by field
 /// and their checksum checked by `finish()`. Either way, read into temporaries and commit only
 /// after finish(): a failed load must leave the object unchanged.
 class ModelReader {
@@ -223,7 +223,7 @@ class ModelReader {
 
   /// The object's format version the stream was written with.
   std::uint64_t version() const noexcept { return version_; }
-  /// The container format: 1 (marl_rec 0.1.0) or 2.
+  /// The container format: 1 (the first) or 2.
   int format() const noexcept { return format_; }
 
   std::uint64_t u64(std::string_view field) {

@@ -3,8 +3,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <istream>
 #include <limits>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +19,7 @@
 #include "marl_rec/core/interactions.hpp"
 #include "marl_rec/embed/item2vec.hpp"
 #include "marl_rec/embed/sequence_encoder.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
 #include "marl_rec/simd/kernels.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
@@ -44,6 +49,11 @@ namespace marl_rec {
 ///
 /// Deterministic for a seed; score_user is const and allocates nothing. Satisfies
 /// BatchRecommender.
+///
+/// Persistence: save() writes the scoring mode, the Item2Vec model and the encoder (nested
+/// streams, with their configurations), the users' encodings and the item popularity (type
+/// "item2vec_recommender", version 1); load() replaces everything, and the loaded model scores
+/// every user as the saved one did.
 class Item2VecRecommender {
  public:
   /// How items are scored against a user's encoded history (see the class comment).
@@ -147,6 +157,82 @@ class Item2VecRecommender {
   const SequenceEncoder& encoder() const noexcept { return encoder_; }
   /// True when `user` is scored from their history (false: cold, scored by popularity).
   bool is_warm(std::size_t user) const noexcept { return user < warm_.size() && warm_[user] != 0; }
+
+  /// Writes the model (see the class comment).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "item2vec_recommender", 1);
+    w.u64("scoring", config_.scoring == Scoring::cosine ? 0 : 1);
+    w.object("item2vec", item2vec_);
+    w.object("encoder", encoder_);
+    w.u64s("warm", std::vector<std::uint64_t>(warm_.begin(), warm_.end()));
+    w.floats("user_vectors", user_vectors_);
+    w.floats("popularity", popularity_);
+    w.finish();
+  }
+
+  /// Replaces the model with what save() wrote. Throws Error (model unchanged) on a truncated,
+  /// corrupted or foreign stream, a nested model's own load error, or contents fit() cannot
+  /// give: a popularity for another number of items than the item model has, a count that is
+  /// not a whole number >= 0, a non-finite encoding, an encoding for a cold user, or a trained
+  /// encoder of another dimension than the item vectors.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'item2vec_recommender' model";
+    const auto check = [&](bool ok, auto&& message) {
+      marl_rec::detail::require(ok, [&] { return std::string(where) + ": " + message(); });
+    };
+    io::ModelReader r(in, "item2vec_recommender", 1);
+    const Scoring scoring = r.u64("scoring", 0, 1) == 0 ? Scoring::cosine : Scoring::context;
+    Item2Vec item2vec;
+    r.object("item2vec", item2vec);
+    SequenceEncoder encoder;
+    r.object("encoder", encoder);
+    const std::vector<std::uint64_t> warm = r.u64s("warm", r.array_size("warm"));
+    const std::size_t users = warm.size();
+    const std::size_t dim = item2vec.dim();
+    check(users <= std::numeric_limits<std::size_t>::max() / dim,
+          [&] { return std::to_string(users) + " users of dim " + std::to_string(dim); });
+    const std::vector<float> user_vectors = r.floats("user_vectors", users * dim);
+    std::vector<float> popularity = r.floats("popularity", item2vec.n_items());
+    r.finish();
+    for (std::size_t i = 0; i < popularity.size(); ++i) {
+      check(popularity[i] >= 0.0f && std::isfinite(popularity[i]) && popularity[i] == std::floor(popularity[i]),
+            [&] { return "the popularity of item " + std::to_string(i) + " is " + std::to_string(popularity[i]); });
+    }
+    for (std::size_t u = 0; u < users; ++u) {
+      check(warm[u] <= 1, [&] { return "field 'warm' holds " + std::to_string(warm[u]) + " for user " + std::to_string(u); });
+      for (std::size_t j = 0; j < dim; ++j) {
+        const float x = user_vectors[u * dim + j];
+        // A cold user has no encoding: fit() leaves its row zero.
+        check(std::isfinite(x) && (warm[u] == 1 || x == 0.0f), [&] {
+          return "the encoding of user " + std::to_string(u) + " is " +
+                 (std::isfinite(x) ? "not zero, but the user is cold" : "not finite");
+        });
+      }
+    }
+    check(users == 0 || item2vec.n_items() > 0, [&] { return std::to_string(users) + " users but no item model"; });
+    if (encoder.trainable() && item2vec.n_items() > 0) {
+      const auto& p = encoder.parameters();
+      const auto encoder_dim = static_cast<std::size_t>(encoder.config().projections ? p.w_q.rows() : p.query.size());
+      check(encoder_dim == dim, [&] {
+        return "the encoder's parameters are for dimension " + std::to_string(encoder_dim) +
+               ", the item vectors have " + std::to_string(dim);
+      });
+    }
+    std::vector<std::size_t> without_vector;
+    for (std::size_t i = 0; i < popularity.size(); ++i) {
+      if (!item2vec.has_vector(i)) without_vector.push_back(i);
+    }
+    AlignedVector<float> loaded_users(user_vectors.begin(), user_vectors.end());
+    std::vector<unsigned char> loaded_warm(warm.begin(), warm.end());
+    // Commit: moves only.
+    config_ = Config{.item2vec = item2vec.config(), .encoder = encoder.config(), .scoring = scoring};
+    item2vec_ = std::move(item2vec);
+    encoder_ = std::move(encoder);
+    user_vectors_ = std::move(loaded_users);
+    warm_ = std::move(loaded_warm);
+    popularity_ = std::move(popularity);
+    without_vector_ = std::move(without_vector);
+  }
 
  private:
   Config config_{};

@@ -130,6 +130,10 @@ class LinUcb {
   LinearDims dims() const noexcept { return core_.dims(); }
   /// Updates learned (over all items).
   std::uint64_t updates() const noexcept { return core_.updates(); }
+  /// How far each maintained float A⁻¹ is from the exact inverse of A, and whether every
+  /// parameter is finite (see LinearDiagnostics). Read-only, for long runs and monitoring:
+  /// O(d³) per posterior, and it allocates.
+  LinearDiagnostics diagnostics() const { return core_.diagnostics(); }
 
   /// Shared mode: θ (empty before the model is sized). Throws Error in disjoint mode.
   std::span<const float> theta() const {

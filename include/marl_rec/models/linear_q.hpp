@@ -223,7 +223,8 @@ class LinearQ {
 
   /// Replaces everything with what `save` wrote. Throws marl_rec::Error (model unchanged) on a
   /// stream of another model type or version, a truncated or corrupted stream, or inconsistent
-  /// contents.
+  /// contents (dimensions that do not match the weights present, a non-finite weight or stored
+  /// value); nothing is allocated from a size the stream claims before its data is present.
   void load(std::istream& in) {
     constexpr const char* where = "LinearQ::load";
     constexpr std::uint64_t size_max = std::numeric_limits<std::size_t>::max();
@@ -241,11 +242,16 @@ class LinearQ {
     const bool fixed = r.u64("dims_fixed", 0, 1) == 1;
     const auto dx = static_cast<std::size_t>(r.u64("context_dim", 0, fixed ? size_max : 0));
     const auto da = static_cast<std::size_t>(r.u64("item_dim", 0, fixed ? size_max : 0));
+    std::size_t count = 0;
     if (fixed) {
       check_new_dims(where, dx, da, c);
-      loaded.fix(dx, da);
+      count = feature_dim(c.features, dx + (c.history_in_state ? da : 0), da);
     }
-    const std::vector<float> weights = r.floats("weights", loaded.w_.size());
+    // Read before the model is sized: the reader checks the count against the bytes present,
+    // so forged dimensions are an Error, never an allocation of their size.
+    const std::vector<float> weights = r.floats("weights", count);
+    require_finite(where, "weights", weights);
+    if (fixed) loaded.fix(dx, da);
     std::copy(weights.begin(), weights.end(), loaded.w_.begin());
     loaded.updates_ = r.u64("updates");
     const std::size_t size =
@@ -257,8 +263,9 @@ class LinearQ {
              " does not follow a partly filled buffer of " + std::to_string(size);
     });
     const std::size_t ds = loaded.state_dim();
-    loaded.replay_.resize(size);
-    for (Replayed& e : loaded.replay_) {
+    // One entry at a time, not resized up front: a forged size fails at its first missing field.
+    for (std::size_t i = 0; i < size; ++i) {
+      Replayed& e = loaded.replay_.emplace_back();
       e.reward = static_cast<float>(r.f64("reward"));
       marl_rec::detail::require(std::isfinite(e.reward), [&] {
         return std::string(where) + ": a stored reward is not finite";
@@ -270,6 +277,10 @@ class LinearQ {
       e.action = r.floats("action", da);
       e.next_state = r.floats("next_state", e.terminal ? 0 : ds);
       e.next_items = r.floats("next_items", k * da);
+      require_finite(where, "state", e.state);
+      require_finite(where, "action", e.action);
+      require_finite(where, "next_state", e.next_state);
+      require_finite(where, "next_items", e.next_items);
     }
     r.finish();
     *this = std::move(loaded);
@@ -312,6 +323,16 @@ class LinearQ {
 
   void check_new_dims(const char* where, std::size_t dx, std::size_t da) const {
     check_new_dims(where, dx, da, config_);
+  }
+
+  // load(): a field of loaded values must hold finite numbers only.
+  static void require_finite(const char* where, const char* field, std::span<const float> values) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      marl_rec::detail::require(std::isfinite(values[i]), [&] {
+        return std::string(where) + ": field '" + field + "' holds a non-finite value at " +
+               std::to_string(i);
+      });
+    }
   }
 
   // Dimensions a model can be fixed at: items have values, and φ has a dimension that fits.

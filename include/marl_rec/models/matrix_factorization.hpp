@@ -461,7 +461,7 @@ class MatrixFactorization {
 
   /// Replaces the configuration and state with a saved MatrixFactorization. Throws Error (the
   /// model unchanged) on a stream of another type, a newer version, a truncated or corrupted
-  /// stream, or an invalid configuration.
+  /// stream, an invalid configuration, or a non-finite factor.
   void load(std::istream& in) {
     io::ModelReader r(in, model_type, 1);
     Config c;
@@ -488,6 +488,18 @@ class MatrixFactorization {
     const std::uint64_t updates_since_gram = r.u64("updates_since_gram");
     r.finish();
     check_config(c, "MatrixFactorization::load");
+    const auto check_finite = [](const auto& values, const char* field) {
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        marl_rec::detail::require(std::isfinite(values[i]), [&] {
+          return std::string("MatrixFactorization::load: field '") + field +
+                 "' holds a non-finite value at " + std::to_string(i);
+        });
+      }
+    };
+    check_finite(users, "user_factors");
+    check_finite(items, "item_factors");
+    check_finite(mean, "mean_user");
+    check_finite(gram, "gram");
 
     AlignedVector<float> user_storage(users.begin(), users.end());
     AlignedVector<float> item_storage(items.begin(), items.end());

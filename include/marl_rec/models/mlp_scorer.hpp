@@ -64,8 +64,9 @@ struct MlpScorerConfig {
 ///   −y log σ(z) − (1 − y) log(1 − σ(z)) (+ the L2 penalty) with y = reward clamped to [0, 1]:
 ///   a reward in (0, 1) is a soft label, a reward ≥ 1 (e.g. click + purchase = 2 with the default
 ///   RewardWeights) a full positive, a reward ≤ 0 a full negative. A non-finite reward, a
-///   non-finite input value, or a context that does not fit throws Error and changes nothing.
-///   After the first update it does not allocate.
+///   non-finite input value, a context that does not fit, or finite inputs so large that the
+///   gradient overflows (checked before the step) throws Error and changes nothing. After the
+///   first update it does not allocate.
 /// - score(): σ(z) as a float, so logits above ≈ 17 all round to 1.0f (ties); score_logits()
 ///   writes z itself when a ranking must separate very confident items. NaN in the input gives a
 ///   NaN score (never chosen). The first layer's user part W_u u + b is computed once per call;
@@ -188,7 +189,8 @@ class BasicMlpScorer {
   /// Learns from `reward` for `item` in `context`: one Adam step (see the class comment). Fixes
   /// the dimensions on the first call of an uninitialised model. Throws Error, changing nothing,
   /// on a non-finite reward, an item that is not a row of context.items, a non-finite feature of
-  /// the user or the item, or feature dimensions that differ from the model's.
+  /// the user or the item, feature dimensions that differ from the model's, or a gradient that
+  /// is not finite (inputs too large for the arithmetic).
   void update(const Context& context, std::size_t item, double reward) {
     const char* where = "MlpScorer::update";
     marl_rec::detail::require(std::isfinite(reward), [&] {
@@ -201,10 +203,21 @@ class BasicMlpScorer {
       check_dimensions(where, config_, context.features.size(), context.items.cols());
     }
     check_finite(where, context, item);
-    if (!initialized_) initialize(context.features.size(), context.items.cols());
+    const bool fresh = !initialized_;
+    if (fresh) initialize(context.features.size(), context.items.cols());
     const auto target = static_cast<Scalar>(std::clamp(reward, 0.0, 1.0));
-    forward_backward(context.features.data(), context.items.row(item).data(), target,
-                     grad_.data(), work_.data());
+    const Scalar loss = forward_backward(context.features.data(), context.items.row(item).data(),
+                                         target, grad_.data(), work_.data());
+    // Finite inputs can still be too large for the arithmetic (activations or g² overflow): the
+    // step would then make parameters or Adam's moments infinite or NaN for good. Checked before
+    // the step; the first update also undoes its initialisation.
+    if (!(std::isfinite(loss) && squares_finite(grad_))) {
+      if (fresh) uninitialize();
+      marl_rec::detail::require(false, [&] {
+        return std::string(where) +
+               ": the gradient is not finite (an input too large for the arithmetic)";
+      });
+    }
     adam_step();
   }
 
@@ -270,7 +283,8 @@ class BasicMlpScorer {
 
   /// Replaces the whole model (configuration included) with one saved by save() of the same
   /// Scalar type. Throws Error naming what is wrong on any other input (wrong type, truncated,
-  /// corrupted, out-of-range shape or settings) and then leaves the model unchanged.
+  /// corrupted, out-of-range shape or settings, a non-finite parameter or moment, a negative
+  /// second moment) and then leaves the model unchanged.
   void load(std::istream& in) {
     const char* where = "MlpScorer::load";
     io::ModelReader r(in, name(), format_version);
@@ -305,6 +319,19 @@ class BasicMlpScorer {
       v = r.doubles("adam_v", shape.parameter_count);
     }
     r.finish();
+    // Adam divides by √v: v must be ≥ 0, and everything finite.
+    const auto check = [&](const std::vector<Scalar>& values, const char* field, bool non_negative) {
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        marl_rec::detail::require(std::isfinite(values[i]) && (!non_negative || values[i] >= 0), [&] {
+          return std::string(where) + ": field '" + field + "' holds " +
+                 (non_negative ? "a negative or non-finite" : "a non-finite") + " value at " +
+                 std::to_string(i);
+        });
+      }
+    };
+    check(theta, "parameters", false);
+    check(m, "adam_m", false);
+    check(v, "adam_v", true);
     std::vector<Scalar> grad(shape.parameter_count), work(shape.work_size);
     // Commit: nothing below throws.
     config_ = std::move(c);
@@ -430,6 +457,28 @@ class BasicMlpScorer {
     item_dim_ = item_dim;
     step_ = 0;
     initialized_ = true;
+  }
+
+  // Back to the state of a model whose first update has not happened (initialize() undone).
+  void uninitialize() noexcept {
+    theta_.clear();
+    m_.clear();
+    v_.clear();
+    grad_.clear();
+    work_.clear();
+    layers_ = {};
+    layer_count_ = 0;
+    user_dim_ = 0;
+    item_dim_ = 0;
+    step_ = 0;
+    initialized_ = false;
+  }
+
+  // True when Σ g² is finite, so every g² is (a NaN or infinite g fails). Rejecting a gradient
+  // whose squares are finite but sum past the float range is no loss: it is absurd anyway. An
+  // Eigen reduction, vectorised: a few per cent of the Adam step's cost.
+  static bool squares_finite(const std::vector<Scalar>& g) noexcept {
+    return std::isfinite(ConstVectorMap(g.data(), static_cast<Eigen::Index>(g.size())).squaredNorm());
   }
 
   // set_parameters without the initialisation check: the size and finiteness checks, then the

@@ -243,7 +243,7 @@ class TabularQ {
 
   /// Replaces the configuration and the table with those `save` wrote. Throws marl_rec::Error
   /// (model unchanged) on a stream of another model type or version, a truncated or corrupted
-  /// stream, or an invalid configuration in it.
+  /// stream, an invalid configuration in it, or a non-finite value.
   void load(std::istream& in) {
     io::ModelReader r(in, "tabular_q", 1);
     TabularQConfig c;
@@ -256,6 +256,11 @@ class TabularQ {
     validate(c, "TabularQ::load");
     const std::vector<float> values = r.floats("q", c.states * c.actions);
     r.finish();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      marl_rec::detail::require(std::isfinite(values[i]), [&] {
+        return "TabularQ::load: field 'q' holds a non-finite value at " + std::to_string(i);
+      });
+    }
     AlignedVector<float> table(values.begin(), values.end());
     config_ = c;
     q_ = std::move(table);

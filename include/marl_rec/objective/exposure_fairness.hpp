@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <istream>
 #include <map>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +17,8 @@
 
 #include "marl_rec/core/catalog.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/string_fields.hpp"
 #include "marl_rec/objective/ranking_input.hpp"
 
 namespace marl_rec {
@@ -54,6 +59,12 @@ struct ExposureFairnessConfig {
 ///
 /// Needs RankingInput::catalog. list_dependent = true. A RecordingObjective. Allocates only when
 /// providers or the candidate count grow. Not thread-safe.
+///
+/// Persistence: save() writes the config, the providers known and their remembered exposure
+/// (type "exposure_fairness", version 1); load() replaces them. The ranking in progress is not
+/// saved: after a load, prepare() a ranking before value() or select(). The catalog is not
+/// saved either; the next prepare() or record() scans it again (which finds no provider a loaded
+/// objective did not know, when it is the catalog the saved one had seen).
 class ExposureFairness {
  public:
   static constexpr bool list_dependent = true;
@@ -198,6 +209,78 @@ class ExposureFairness {
     list_length_ = 0;
     scanned_ = nullptr;
     scanned_size_ = 0;
+  }
+
+  /// Writes the config and the remembered exposure (see the class comment).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "exposure_fairness", 1);
+    w.f64("decay", config_.decay);
+    std::vector<const std::string*> targets;
+    std::vector<double> shares;
+    for (const auto& entry : config_.target_share) {
+      targets.push_back(&entry.first);
+      shares.push_back(entry.second);
+    }
+    io::write_strings(w, "target_providers", targets.size(),
+                      [&](std::size_t i) -> std::string_view { return *targets[i]; });
+    w.doubles("target_shares", shares);
+    std::vector<const std::string*> providers(index_.size());
+    for (const auto& entry : index_) providers[entry.second] = &entry.first;
+    io::write_strings(w, "providers", providers.size(),
+                      [&](std::size_t i) -> std::string_view { return *providers[i]; });
+    w.doubles("exposure", exposure_);
+    w.f64("total", total_);
+    w.f64("scale", scale_);
+    w.finish();
+  }
+
+  /// Replaces the config and the remembered exposure with what save() wrote. Throws Error
+  /// (objective unchanged) on a truncated, corrupted or foreign stream, a config the constructor
+  /// refuses, a provider or target named twice, or an exposure, total or scale that is negative
+  /// or not finite (the scale must lie in (0, 1]).
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'exposure_fairness' model";
+    const auto check = [&](bool ok, auto&& message) {
+      marl_rec::detail::require(ok, [&] { return std::string(where) + ": " + message(); });
+    };
+    io::ModelReader r(in, "exposure_fairness", 1);
+    ExposureFairnessConfig c;
+    c.decay = r.f64("decay");
+    std::vector<std::string> targets = io::read_strings(r, "target_providers", where);
+    const std::vector<double> shares = r.doubles("target_shares", targets.size());
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      check(c.target_share.emplace(std::move(targets[i]), shares[i]).second,
+            [&] { return "target provider " + std::to_string(i) + " is given twice"; });
+    }
+    ExposureFairness loaded = [&] {
+      try {
+        return ExposureFairness(std::move(c));
+      } catch (const Error& e) {
+        throw Error(std::string(where) + ": " + e.what());
+      }
+    }();
+    std::vector<std::string> providers = io::read_strings(r, "providers", where);
+    loaded.exposure_ = r.doubles("exposure", providers.size());
+    loaded.total_ = r.f64("total");
+    loaded.scale_ = r.f64("scale");
+    r.finish();
+    const auto valid = [](double x) { return std::isfinite(x) && x >= 0.0; };
+    for (std::size_t i = 0; i < providers.size(); ++i) {
+      check(valid(loaded.exposure_[i]), [&] {
+        return "the exposure of provider '" + providers[i] + "' is " + std::to_string(loaded.exposure_[i]);
+      });
+    }
+    check(valid(loaded.total_), [&] { return "the total exposure is " + std::to_string(loaded.total_); });
+    check(loaded.scale_ > 0.0 && loaded.scale_ <= 1.0,
+          [&] { return "the scale " + std::to_string(loaded.scale_) + " is not in (0, 1]"; });
+    for (std::size_t i = 0; i < providers.size(); ++i) {
+      check(loaded.index_.emplace(providers[i], i).second,
+            [&] { return "provider '" + providers[i] + "' is given twice"; });
+      loaded.configured_target_.push_back(
+          loaded.config_.target_share.empty() ? 0.0 : loaded.target_share(providers[i]));
+    }
+    loaded.in_list_.assign(providers.size(), 0.0);
+    *this = std::move(loaded);
   }
 
   /// The exposure of slot j (0 = top): 1 / log2(j + 2).

@@ -3,10 +3,15 @@
 // every chosen item by the contribution of each goal.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
+#include <istream>
 #include <limits>
+#include <optional>
+#include <ostream>
 #include <ratio>
 #include <span>
 #include <string>
@@ -18,6 +23,8 @@
 
 #include "marl_rec/concepts/objective.hpp"
 #include "marl_rec/core/error.hpp"
+#include "marl_rec/io/model_stream.hpp"
+#include "marl_rec/io/string_fields.hpp"
 #include "marl_rec/objective/pareto.hpp"
 #include "marl_rec/objective/ranking_input.hpp"
 
@@ -33,6 +40,15 @@ concept RatioWeight = requires {
 template <class W>
 concept ValueWeight = requires {
   { W::value } -> std::convertible_to<double>;
+};
+
+/// An objective that saves and loads its own state (e.g. ExposureFairness's remembered exposure):
+/// MultiObjective's save/load nest its stream (and load it into a copy first, so it must be
+/// copyable). Objectives without state need neither.
+template <class O>
+concept PersistentObjective = requires(const O& saved, O& loaded, std::ostream& out, std::istream& in) {
+  saved.save(out);
+  loaded.load(in);
 };
 
 template <class W>
@@ -79,6 +95,12 @@ struct IsWeighted<Weighted<O, W>> : std::true_type {};
 ///
 /// Not thread-safe (the objectives keep per-ranking scratch); after a first ranking of the same
 /// size, rank() into a reused RankedList does not allocate unless an objective documents it does.
+///
+/// Persistence: save() writes the objectives' names, the weights in use (compile-time or set at
+/// run time) and, nested, the stream of every objective that has save/load (state such as
+/// ExposureFairness's remembered exposure); type "multi_objective", version 1. load() replaces
+/// those; it refuses a stream of another list of objectives. Objectives without save/load are
+/// not saved: they keep the configuration they were built with.
 template <class... W>
   requires(sizeof...(W) >= 1 && (detail::IsWeighted<W>::value && ...))
 class MultiObjective {
@@ -100,19 +122,7 @@ class MultiObjective {
   /// Overrides the weights at run time (one per objective, in order; each finite and ≥ 0, not all
   /// 0). Throws Error, changing nothing, otherwise.
   void set_weights(std::span<const double> weights) {
-    marl_rec::detail::require(weights.size() == size, [&] {
-      return "MultiObjective::set_weights: " + std::to_string(weights.size()) + " weights for " +
-             std::to_string(size) + " objectives";
-    });
-    bool any = false;
-    for (std::size_t o = 0; o < size; ++o) {
-      marl_rec::detail::require(std::isfinite(weights[o]) && weights[o] >= 0.0, [&] {
-        return "MultiObjective::set_weights: the weight of '" + std::string(names()[o]) +
-               "' must be finite and >= 0, got " + std::to_string(weights[o]);
-      });
-      any = any || weights[o] > 0.0;
-    }
-    marl_rec::detail::require(any, "MultiObjective::set_weights: every weight is 0");
+    check_weights(weights, "MultiObjective::set_weights");
     for (std::size_t o = 0; o < size; ++o) weights_[o] = weights[o];
   }
   /// Back to the compile-time weights.
@@ -252,6 +262,46 @@ class MultiObjective {
     summary->hypervolume_list = hypervolume(list_values_, out.positions.size(), size, origin);
   }
 
+  /// Writes the objectives' names, the weights and the persistent objectives' state (see the
+  /// class comment).
+  void save(std::ostream& out) const {
+    io::ModelWriter w(out, "multi_objective", 1);
+    const auto n = names();
+    io::write_strings(w, "objectives", size, [&](std::size_t o) { return n[o]; });
+    w.doubles("weights", weights_);
+    save_objectives(w, std::make_index_sequence<size>{});
+    w.finish();
+  }
+
+  /// Replaces the weights and the persistent objectives' state with what save() wrote. Throws
+  /// Error (everything unchanged) on a truncated, corrupted or foreign stream, a stream of other
+  /// objectives (the names differ), weights set_weights() would refuse (unless they are the
+  /// compile-time ones), or an objective's own load error.
+  void load(std::istream& in) {
+    constexpr const char* where = "loading a 'multi_objective' model";
+    io::ModelReader r(in, "multi_objective", 1);
+    const std::vector<std::string> stream_names = io::read_strings(r, "objectives", where);
+    const auto n = names();
+    const auto list = [](const auto& names_of) {
+      std::string s;
+      for (const auto& name : names_of) s += (s.empty() ? "" : ", ") + std::string(name);
+      return "(" + s + ")";
+    };
+    marl_rec::detail::require(std::equal(stream_names.begin(), stream_names.end(), n.begin(), n.end()), [&] {
+      return std::string(where) + ": the stream's objectives are " + list(stream_names) + ", these are " +
+             list(n);
+    });
+    const std::vector<double> weights = r.doubles("weights", size);
+    Weights loaded_weights{};
+    std::copy(weights.begin(), weights.end(), loaded_weights.begin());
+    if (loaded_weights != default_weights()) check_weights(weights, where);
+    std::tuple<std::optional<typename W::objective>...> loaded;
+    load_objectives(r, loaded, std::make_index_sequence<size>{});
+    r.finish();
+    commit_objectives(loaded, std::make_index_sequence<size>{});
+    weights_ = loaded_weights;
+  }
+
   /// Tells the objectives that remember what was served (RecordingObjective, e.g. exposure
   /// fairness) which items a page actually showed, best first.
   void record(std::span<const std::size_t> items, const Catalog& catalog) {
@@ -269,6 +319,60 @@ class MultiObjective {
   }
 
  private:
+  // set_weights' checks; messages start with `who`.
+  void check_weights(std::span<const double> weights, const char* who) const {
+    marl_rec::detail::require(weights.size() == size, [&] {
+      return std::string(who) + ": " + std::to_string(weights.size()) + " weights for " +
+             std::to_string(size) + " objectives";
+    });
+    bool any = false;
+    for (std::size_t o = 0; o < size; ++o) {
+      marl_rec::detail::require(std::isfinite(weights[o]) && weights[o] >= 0.0, [&] {
+        return std::string(who) + ": the weight of '" + std::string(names()[o]) +
+               "' must be finite and >= 0, got " + std::to_string(weights[o]);
+      });
+      any = any || weights[o] > 0.0;
+    }
+    marl_rec::detail::require(any, [&] { return std::string(who) + ": every weight is 0"; });
+  }
+
+  static std::string objective_field(std::size_t o) { return "objective_" + std::to_string(o); }
+
+  template <std::size_t... I>
+  void save_objectives(io::ModelWriter& w, std::index_sequence<I...>) const {
+    (
+        [&] {
+          using O = std::tuple_element_t<I, Objectives>;
+          if constexpr (detail::PersistentObjective<O>) w.object(objective_field(I), std::get<I>(objectives_));
+        }(),
+        ...);
+  }
+  // Loads every persistent objective into a copy of it (the originals change only on commit).
+  template <class Loaded, std::size_t... I>
+  void load_objectives(io::ModelReader& r, Loaded& loaded, std::index_sequence<I...>) const {
+    (
+        [&] {
+          using O = std::tuple_element_t<I, Objectives>;
+          if constexpr (detail::PersistentObjective<O>) {
+            static_assert(std::copyable<O>,
+                          "MultiObjective::load: an objective with save/load must be copyable (it is "
+                          "loaded into a copy, so that a failed load changes nothing)");
+            std::get<I>(loaded).emplace(std::get<I>(objectives_));
+            r.object(objective_field(I), *std::get<I>(loaded));
+          }
+        }(),
+        ...);
+  }
+  template <class Loaded, std::size_t... I>
+  void commit_objectives(Loaded& loaded, std::index_sequence<I...>) {
+    (
+        [&] {
+          using O = std::tuple_element_t<I, Objectives>;
+          if constexpr (detail::PersistentObjective<O>) std::get<I>(objectives_) = std::move(*std::get<I>(loaded));
+        }(),
+        ...);
+  }
+
   // The greedy loop of rank() and rank_pareto(), over remaining_ (entries e; candidate
   // position_of(e), front front_of(e)): each step takes, among the entries the rule allows, one
   // of the lowest front and within it the highest weighted sum (ties: the earlier entry).

@@ -89,4 +89,13 @@ inline void check_parameter(const char* where, const char* name, double value, d
   });
 }
 
+/// Checks a loaded explorer's parameter: throws Error "loading a '<type>' model: field '<field>'
+/// must be <range>, got <value>" unless `ok`.
+inline void check_loaded(const char* type, const char* field, bool ok, const char* range, double value) {
+  marl_rec::detail::require(ok, [&] {
+    return std::string("loading a '") + type + "' model: field '" + field + "' must be " + range + ", got " +
+           std::to_string(value);
+  });
+}
+
 }  // namespace marl_rec::detail

@@ -44,6 +44,22 @@ struct LinearDims {
   std::size_t phi = 0;
 };
 
+/// How close a linear bandit's maintained inverses are to exact (LinUcb::diagnostics(),
+/// LinThompson::diagnostics()): a check for long runs and monitoring, not for the hot path.
+struct LinearDiagnostics {
+  /// Posteriors examined: 1 in shared mode once sized (0 before), one per arm in disjoint mode.
+  std::size_t posteriors = 0;
+  /// The largest max_ij |(A Â⁻¹ − I)_ij| over them: A exact (double), Â⁻¹ the float inverse
+  /// the scores use. Grows with cond(A) even for a correctly rounded Â⁻¹ (float storage).
+  double inverse_residual = 0.0;
+  /// The largest ‖Â⁻¹ − A⁻¹‖_F / ‖A⁻¹‖_F, A⁻¹ computed from A in double (Cholesky): the drift of
+  /// the Sherman–Morrison updates since the last re-inversion, plus float rounding (≈ 1e-7).
+  /// Infinity when A is not numerically positive definite.
+  double inverse_error = 0.0;
+  /// True when every A, b, Â⁻¹ and θ holds only finite values.
+  bool finite = true;
+};
+
 namespace detail {
 
 /// The largest φ dimension a linear bandit accepts: its A (double) then takes 128 MB. It also
@@ -248,6 +264,69 @@ class RidgePosterior {
     for (std::size_t i = 0; i < d; ++i) {
       out[i] = static_cast<float>(static_cast<double>(theta_[i]) + static_cast<double>(v) * z[i]);
     }
+  }
+
+  /// Adds this posterior to `out` (see LinearDiagnostics). O(d³) in double; allocates.
+  void diagnose(LinearDiagnostics& out) const {
+    const std::size_t d = dim_;
+    ++out.posteriors;
+    const auto finite = [](const auto& values) {
+      return std::all_of(values.begin(), values.end(), [](auto v) { return std::isfinite(v); });
+    };
+    out.finite = out.finite && finite(a_) && finite(b_) && finite(inverse_) && finite(theta_);
+    // The full symmetric A from its upper triangle.
+    std::vector<double> a(d * d);
+    for (std::size_t i = 0; i < d; ++i) {
+      for (std::size_t j = i; j < d; ++j) a[i * d + j] = a[j * d + i] = a_[i * d + j];
+    }
+    double residual = 0.0;
+    for (std::size_t i = 0; i < d; ++i) {
+      for (std::size_t j = 0; j < d; ++j) {
+        double s = i == j ? -1.0 : 0.0;
+        for (std::size_t k = 0; k < d; ++k) {
+          s += a[i * d + k] * static_cast<double>(inverse_[k * d + j]);
+        }
+        residual = std::max(residual, std::abs(s));
+      }
+    }
+    out.inverse_residual = std::max(out.inverse_residual, residual);
+    // The exact inverse: A = LLᵀ (L lower, in place), then solve A x = e_j column by column.
+    std::vector<double> l = a;
+    for (std::size_t k = 0; k < d; ++k) {
+      double pivot = l[k * d + k];
+      for (std::size_t m = 0; m < k; ++m) pivot -= l[k * d + m] * l[k * d + m];
+      if (!(pivot > 0.0) || !std::isfinite(pivot)) {
+        out.inverse_error = std::numeric_limits<double>::infinity();
+        return;
+      }
+      l[k * d + k] = std::sqrt(pivot);
+      for (std::size_t i = k + 1; i < d; ++i) {
+        double s = l[i * d + k];
+        for (std::size_t m = 0; m < k; ++m) s -= l[i * d + m] * l[k * d + m];
+        l[i * d + k] = s / l[k * d + k];
+      }
+    }
+    double difference = 0.0;
+    double norm = 0.0;
+    std::vector<double> x(d);
+    for (std::size_t j = 0; j < d; ++j) {
+      for (std::size_t i = 0; i < d; ++i) {  // L y = e_j
+        double s = i == j ? 1.0 : 0.0;
+        for (std::size_t m = 0; m < i; ++m) s -= l[i * d + m] * x[m];
+        x[i] = s / l[i * d + i];
+      }
+      for (std::size_t i = d; i-- > 0;) {  // Lᵀ x = y
+        double s = x[i];
+        for (std::size_t m = i + 1; m < d; ++m) s -= l[m * d + i] * x[m];
+        x[i] = s / l[i * d + i];
+      }
+      for (std::size_t i = 0; i < d; ++i) {
+        const double e = static_cast<double>(inverse_[i * d + j]) - x[i];
+        difference += e * e;
+        norm += x[i] * x[i];
+      }
+    }
+    out.inverse_error = std::max(out.inverse_error, std::sqrt(difference / norm));
   }
 
   /// Writes the posterior's fields.
@@ -507,6 +586,14 @@ class LinearBanditCore {
     dims_ = dims;
     target->add(phi, reward, u, c, s_.refactor_every, work_);
     ++updates_;
+  }
+
+  /// The accuracy of every posterior's maintained inverse (see LinearDiagnostics).
+  LinearDiagnostics diagnostics() const {
+    LinearDiagnostics out;
+    if (shared_) shared_->diagnose(out);
+    for (const RidgePosterior& arm : arms_) arm.diagnose(out);
+    return out;
   }
 
   /// Writes the settings and the learned state (after the public class's own header fields).
