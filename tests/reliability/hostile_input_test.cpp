@@ -161,7 +161,8 @@ struct Stream {
   template <class T>
   static std::vector<T> values(const Field& f) {
     std::vector<T> out(f.payload.size() / sizeof(T));
-    std::memcpy(out.data(), f.payload.data(), f.payload.size());  // little-endian hosts only
+    // (an empty payload: nothing to copy, and memcpy from a null pointer is undefined)
+    if (!out.empty()) std::memcpy(out.data(), f.payload.data(), f.payload.size());  // little-endian hosts only
     return out;
   }
   template <class T>

@@ -324,6 +324,12 @@ inline NpyHeader parse_npy_header(std::span<const std::byte> file, std::string_v
   if (header.cols != 0 && header.rows > max / header.cols / item) {
     fail("the shape " + shape() + " is too large (the data size overflows)");
   }
+  // Rows without values take no bytes, so the file's size cannot bound their count: a forged
+  // (2^62, 0) would pass every size check, and whatever walks the rows would never finish (the
+  // fuzzer found it). Only a single empty row, as in (0,) or (1, 0), is an array worth reading.
+  if (header.cols == 0 && header.rows > 1) {
+    fail("the shape " + shape() + " has rows but no values (at most one empty row is accepted)");
+  }
   const std::size_t needed = header.data_bytes();
   const std::size_t available = file.size() - header.data_offset;
   if (available < needed) {
