@@ -13,80 +13,35 @@
 #include <cmath>
 #include <cstddef>
 #include <map>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bench_support.hpp"
 #include "marl_rec/simd/aligned_vector.hpp"
+#include "marl_rec/simd/batch_top_k.hpp"
 #include "marl_rec/simd/kernels.hpp"
 #include "marl_rec/simd/reference.hpp"
 
 namespace {
 
-using marl_rec::AlignedVector;
 using marl_rec::MatrixView;
 using marl_rec::ScoredItem;
 namespace simd = marl_rec::simd;
 namespace bench = marl_rec::bench;
 
 constexpr std::size_t kTop = 10;
-constexpr std::size_t kQueries = 256;
 
-struct Data {
-  AlignedVector<float> items;
-  AlignedVector<float> queries;
-  std::size_t n = 0;
-  std::size_t d = 0;
-  MatrixView view() const { return MatrixView(items, n, d); }
-  std::span<const float> query(std::size_t q = 0) const {
-    return std::span<const float>(queries).subspan(q * d, d);
-  }
-};
+using Data = bench::NormalData;
 
-// One matrix per shape, built once and shared by every benchmark of that shape (10⁶ × 128 is
-// 512 MB). Only the most recent shape is kept, so memory stays at one matrix.
-const Data& data_for(std::size_t n, std::size_t d) {
-  static Data data;
-  if (data.n != n || data.d != d) {
-    data = Data{};
-    data.n = n;
-    data.d = d;
-    std::mt19937 rng(12345);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    data.items.resize(n * d);
-    for (float& x : data.items) x = normal(rng);
-    data.queries.resize(kQueries * d);
-    for (float& x : data.queries) x = normal(rng);
-  }
-  return data;
-}
-
+// The shared N(0, 1) data of the shape (bench_support.hpp: one matrix at a time).
 const Data& data_for(const benchmark::State& state) {
-  return data_for(static_cast<std::size_t>(state.range(0)), static_cast<std::size_t>(state.range(1)));
+  return bench::normal_data(static_cast<std::size_t>(state.range(0)),
+                            static_cast<std::size_t>(state.range(1)));
 }
 
 std::string shape_of(const benchmark::State& state) {
   return std::to_string(state.range(0)) + "x" + std::to_string(state.range(1));
-}
-
-// A plain streaming read: the sum of every float, four accumulators so that arithmetic is never
-// the limit.
-float stream_sum(const float* p, std::size_t count) {
-  using Batch = xsimd::batch<float, xsimd::default_arch>;
-  constexpr std::size_t w = Batch::size;
-  Batch a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
-  std::size_t i = 0;
-  for (; i + 4 * w <= count; i += 4 * w) {
-    a0 += Batch::load_aligned(p + i);
-    a1 += Batch::load_aligned(p + i + w);
-    a2 += Batch::load_aligned(p + i + 2 * w);
-    a3 += Batch::load_aligned(p + i + 3 * w);
-  }
-  float s = marl_rec::simd::compat::reduce_add((a0 + a1) + (a2 + a3));
-  for (; i < count; ++i) s += p[i];
-  return s;
 }
 
 void set_bytes(benchmark::State& state, const Data& data, std::size_t passes = 1) {
@@ -110,7 +65,9 @@ double max_abs_error(const Data& data, std::span<const float> query,
 static void StreamRead(benchmark::State& state) {
   const Data& data = data_for(state);
   const bench::LoopTimer timer;
-  for (auto _ : state) benchmark::DoNotOptimize(stream_sum(data.items.data(), data.items.size()));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(bench::stream_sum(data.items.data(), data.items.size()));
+  }
   timer.record(state, "StreamRead", shape_of(state));
   set_bytes(state, data);
 }

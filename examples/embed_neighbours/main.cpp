@@ -32,6 +32,7 @@
 #include <marl_rec/embed/text_tokens.hpp>
 #include <marl_rec/embed/word_vector_embedder.hpp>
 #include <marl_rec/simd/aligned_vector.hpp>
+#include <marl_rec/simd/batch_top_k.hpp>
 #include <marl_rec/simd/kernels.hpp>
 #include <marl_rec/simd/matrix_view.hpp>
 #include <marl_rec/simd/top_k.hpp>

@@ -299,60 +299,6 @@ TEST_CASE("top_k over a score array equals the reference exactly: sizes, ties, N
                        "simd::top_k: out has room for 1 elements, 2 are needed", mr::Error);
 }
 
-TEST_CASE("score_top_k_batch equals the single-query kernel query by query") {
-  for (const std::size_t n : sizes()) {
-    for (const std::size_t d : {std::size_t{3}, std::size_t{16}, std::size_t{64}, std::size_t{100}}) {
-      for (const std::size_t nq : {std::size_t{1}, std::size_t{3}, std::size_t{9}}) {
-        for (const std::size_t k : {std::size_t{0}, std::size_t{1}, std::size_t{10}, n + 5}) {
-          CAPTURE(n);
-          CAPTURE(d);
-          CAPTURE(nq);
-          CAPTURE(k);
-          Items items(n, d, d + 1, 1, Values::gaussian, 50);
-          Items queries(nq, d, d, 0, Values::gaussian, 51);
-          const auto exclude = [](std::size_t q, std::size_t i) { return (i + q) % 7 == 0; };
-          const std::size_t cap = std::min(k, n);
-          std::vector<mr::ScoredItem> out(nq * cap);
-          std::vector<std::size_t> counts(nq, 99);
-          simd::score_top_k_batch(queries.view, items.view, k, out, counts, exclude);
-          std::vector<mr::ScoredItem> want_out(nq * cap);
-          std::vector<std::size_t> want_counts(nq, 99);
-          ref::score_top_k_batch(queries.view, items.view, k, want_out, want_counts, exclude);
-          for (std::size_t q = 0; q < nq; ++q) {
-            const auto exclude_q = [&](std::size_t i) { return exclude(q, i); };
-            const auto single = run_top_k(queries.view.row(q), items.view, k, exclude_q, false);
-            REQUIRE(counts[q] == single.size());
-            REQUIRE(want_counts[q] == single.size());
-            const double tol = max_row_tolerance(items.view, queries.view.row(q));
-            for (std::size_t j = 0; j < single.size(); ++j) {
-              CHECK(out[q * cap + j] == single[j]);  // bit-identical to the single-query kernel
-              CHECK(std::fabs(double(out[q * cap + j].score) - double(want_out[q * cap + j].score)) <=
-                    tol);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-TEST_CASE("score_top_k_batch covers several item blocks") {
-  // More rows than one block (256 KiB of items), so per-query heaps are resumed across blocks.
-  const std::size_t d = 64;
-  const std::size_t n = 3 * simd::kernels::ScoreTopKBatch::block_bytes / (d * sizeof(float)) + 5;
-  Items items(n, d, d, 0, Values::gaussian, 60);
-  Items queries(5, d, d, 0, Values::gaussian, 61);
-  const std::size_t k = 20;
-  std::vector<mr::ScoredItem> out(5 * k);
-  std::vector<std::size_t> counts(5);
-  simd::score_top_k_batch(queries.view, items.view, k, out, counts);
-  for (std::size_t q = 0; q < 5; ++q) {
-    const auto single = run_top_k(queries.view.row(q), items.view, k, mr::NoExclusion{}, false);
-    REQUIRE(counts[q] == k);
-    for (std::size_t j = 0; j < k; ++j) CHECK(out[q * k + j] == single[j]);
-  }
-}
-
 TEST_CASE("td_update, axpy match the reference on every size and alignment") {
   for (const std::size_t n : sizes()) {
     for (const std::size_t offset : kOffsets) {
@@ -607,7 +553,6 @@ TEST_CASE("kernels reject wrong dimensions with an Error that names the call and
   std::vector<float> q3(3, 1.0f);
   std::vector<float> out(3);
   std::vector<mr::ScoredItem> top(3);
-  std::vector<std::size_t> counts(1);
   CHECK_THROWS_WITH_AS(simd::dot(q3, std::vector<float>(4)),
                        "simd::dot: a has 3 elements but b has 4", mr::Error);
   CHECK_THROWS_WITH_AS(simd::score(q3, view, out),
@@ -620,10 +565,6 @@ TEST_CASE("kernels reject wrong dimensions with an Error that names the call and
   CHECK_THROWS_WITH_AS(simd::score_top_k(q4, view, 3, std::span<mr::ScoredItem>(top).first(2)),
                        "simd::score_top_k: out has room for 2 elements, 3 are needed", mr::Error);
   CHECK_THROWS_AS(simd::score_top_k(q3, view, 3, top), mr::Error);
-  CHECK_THROWS_AS(simd::score_top_k_batch(mr::MatrixView(q3, 1, 3), view, 3, top, counts), mr::Error);
-  CHECK_THROWS_AS(simd::score_top_k_batch(mr::MatrixView(q4, 1, 4), view, 3,
-                                          std::span<mr::ScoredItem>(top).first(2), counts),
-                  mr::Error);
   std::vector<float> q(3);
   CHECK_THROWS_AS(simd::td_update(q, std::vector<float>(2), std::vector<float>(3), 0.1f, 0.9f), mr::Error);
   CHECK_THROWS_WITH_AS(simd::td_update(q, q3, q3, kNaN, 0.9f),

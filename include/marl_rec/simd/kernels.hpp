@@ -7,8 +7,8 @@
 //
 // The architecture is the one the consumer's flags enable (xsimd::default_arch): the library adds
 // no -m/-march flag of its own. Scores from different architectures may differ in the last bits
-// (summation order); on one architecture the scoring kernels (score, score_top_k,
-// score_top_k_batch) compute a given score bit-identically.
+// (summation order); on one architecture the scoring kernels (score, score_top_k, and
+// score_top_k_batch in simd/batch_top_k.hpp) compute a given score bit-identically.
 //
 // NaN policy: a NaN score never enters a top-k (it is not eligible, like an excluded item);
 // `score` writes NaN where the arithmetic gives NaN; `td_update`, `axpy` and `rank1_sub`
@@ -193,19 +193,6 @@ struct ScoreTopK {
       noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t>);
 };
 
-/// ScoreTopK for every row of `queries`, reading `items` in blocks that stay in cache while all
-/// queries are scored against them (query q's results at out + q * min(k, rows), its count in
-/// counts[q]).
-struct ScoreTopKBatch {
-  /// Bytes of the item matrix scored by all queries before moving on (fits L2 on current CPUs).
-  static constexpr std::size_t block_bytes = 256 * 1024;
-  template <class Arch, class Exclude>
-  void operator()(Arch, MatrixView queries, MatrixView items, std::size_t k,
-                  const Exclude& exclude, ScoredItem* out, std::size_t* counts) const
-      noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t, std::size_t>);
-
-};
-
 /// The min(k, eligible) best entries of a score array, best first (top-k selection for models
 /// that produce a score per item).
 struct TopK {
@@ -305,38 +292,6 @@ std::size_t ScoreTopK::operator()(Arch, const float* query, MatrixView items, st
     scan_rows(scorer, items, 0, items.rows(), top, exclude);
   });
   return top.finish();
-}
-
-template <class Arch, class Exclude>
-void ScoreTopKBatch::operator()(Arch, MatrixView queries, MatrixView items, std::size_t k,
-                                const Exclude& exclude, ScoredItem* out, std::size_t* counts) const
-    noexcept(std::is_nothrow_invocable_v<const Exclude&, std::size_t, std::size_t>) {
-  const std::size_t nq = queries.rows();
-  const std::size_t capacity = std::min(k, items.rows());
-  std::fill(counts, counts + nq, std::size_t{0});
-  if (capacity == 0) return;
-  constexpr std::size_t width = xsimd::batch<float, Arch>::size;
-  const std::size_t row_bytes = std::max<std::size_t>(items.cols(), 1) * sizeof(float);
-  // A multiple of the width, so that blocks of rows line up with the single-query kernel's.
-  const std::size_t block_rows = std::max<std::size_t>(block_bytes / row_bytes / width, 1) * width;
-  // counts[q] holds query q's heap size between blocks; the heaps live in `out`.
-  for (std::size_t begin = 0; begin < items.rows(); begin += block_rows) {
-    const std::size_t end = std::min(items.rows(), begin + block_rows);
-    for (std::size_t q = 0; q < nq; ++q) {
-      marl_rec::detail::TopKBuffer<Arch> top(out + q * capacity, capacity, counts[q]);
-      const auto exclude_q = [&exclude, q](std::size_t i) noexcept(
-                                 std::is_nothrow_invocable_v<const Exclude&, std::size_t,
-                                                             std::size_t>) { return exclude(q, i); };
-      with_row_scorer<Arch>(queries.data() + q * queries.stride(), items.cols(),
-                            [&](const auto& scorer) {
-                              scan_rows(scorer, items, begin, end, top, exclude_q);
-                            });
-      counts[q] = top.size();
-    }
-  }
-  for (std::size_t q = 0; q < nq; ++q) {
-    counts[q] = marl_rec::detail::TopKBuffer<Arch>(out + q * capacity, capacity, counts[q]).finish();
-  }
 }
 
 template <class Arch, class Exclude>
@@ -503,26 +458,6 @@ inline std::size_t top_k(std::span<const float> scores, std::size_t k, std::span
                          const Exclude& exclude = {}) {
   marl_rec::detail::check_at_least("simd::top_k", "out", out.size(), std::min(k, scores.size()));
   return kernels::TopK{}(Arch{}, scores.data(), scores.size(), k, exclude, out.data());
-}
-
-/// score_top_k for every row of `queries` (Q × d) at once, reading `items` once per block of rows
-/// for all queries. Query q's results are at out[q * min(k, items.rows()) ...], counts[q] of them.
-/// `exclude(q, i)` is true when item i may not be returned to query q. Throws marl_rec::Error on a
-/// dimension mismatch or when `out` / `counts` are too small.
-template <BatchItemExclusion Exclude = NoExclusion, class Arch = compat::default_arch>
-inline void score_top_k_batch(MatrixView queries, MatrixView items, std::size_t k,
-                              std::span<ScoredItem> out, std::span<std::size_t> counts,
-                              const Exclude& exclude = {}) {
-  constexpr const char* where = "simd::score_top_k_batch";
-  marl_rec::detail::check_sizes_equal(where, "query rows", queries.cols(), "item rows",
-                                      items.cols());
-  marl_rec::detail::check_at_least(where, "counts", counts.size(), queries.rows());
-  const std::size_t capacity = std::min(k, items.rows());
-  marl_rec::detail::require(
-      capacity == 0 || queries.rows() <= std::numeric_limits<std::size_t>::max() / capacity,
-      "simd::score_top_k_batch: queries x k overflows size_t");
-  marl_rec::detail::check_at_least(where, "out", out.size(), queries.rows() * capacity);
-  kernels::ScoreTopKBatch{}(Arch{}, queries, items, k, exclude, out.data(), counts.data());
 }
 
 /// The TD(0) update q[i] += alpha * (reward[i] + gamma * next_max[i] - q[i]) for every i.

@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <vector>
 
 #include "marl_rec/simd/detail/argument_checks.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
+#include "marl_rec/simd/quantized_matrix.hpp"
 #include "marl_rec/simd/top_k.hpp"
 
 namespace marl_rec::simd::reference {
@@ -171,6 +173,50 @@ inline void symmetric_rank1_sub(MutableMatrixView a, std::span<const float> u, f
       a.row(i)[j] = a.row(j)[i] = static_cast<float>(v);
     }
   }
+}
+
+namespace detail {
+/// query · stored row r, accumulated in double (bf16: the decoded values; int8: scale × Σ q·code).
+inline double quantized_dot(std::span<const float> query, const Bf16Matrix& items, std::size_t r) {
+  double sum = 0.0;
+  for (std::size_t j = 0; j < query.size(); ++j) {
+    sum += static_cast<double>(query[j]) * static_cast<double>(items.value(r, j));
+  }
+  return sum;
+}
+inline double quantized_dot(std::span<const float> query, const Int8Matrix& items, std::size_t r) {
+  double sum = 0.0;
+  const std::span<const std::int8_t> codes = items.row(r);
+  for (std::size_t j = 0; j < query.size(); ++j) sum += static_cast<double>(query[j]) * codes[j];
+  return static_cast<double>(items.scales()[r]) * sum;
+}
+}  // namespace detail
+
+/// Top-k by approximate score over a quantised matrix (see simd::score_top_k for Bf16Matrix /
+/// Int8Matrix): scores every row in double, then sorts.
+template <ItemExclusion Exclude = NoExclusion, QuantizedMatrix Matrix>
+inline std::size_t score_top_k(std::span<const float> query, const Matrix& items, std::size_t k,
+                               std::span<ScoredItem> out, const Exclude& exclude = {}) {
+  simd::detail::check_quantized_top_k(query, items, k, out);
+  std::vector<ScoredItem> all;
+  for (std::size_t r = 0; r < items.rows(); ++r) {
+    const float s = static_cast<float>(detail::quantized_dot(query, items, r));
+    if (!std::isnan(s) && !exclude(r)) all.push_back({r, s});
+  }
+  std::sort(all.begin(), all.end(), ranks_before);
+  const std::size_t n = std::min(k, all.size());
+  std::copy(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), out.begin());
+  return n;
+}
+
+/// Exact top-k through a quantised matrix (see simd::score_top_k with `exact`): by definition the
+/// top-k of `exact`, so its twin is score_top_k on `exact`.
+template <ItemExclusion Exclude = NoExclusion, QuantizedMatrix Matrix>
+inline std::size_t score_top_k(std::span<const float> query, const Matrix& items, MatrixView exact,
+                               std::size_t k, std::span<ScoredItem> out,
+                               const Exclude& exclude = {}) {
+  simd::detail::check_quantized_top_k(query, items, exact, k, out);
+  return score_top_k(query, exact, k, out, exclude);
 }
 
 }  // namespace marl_rec::simd::reference

@@ -22,6 +22,7 @@
 #include "marl_rec/models/feature_map.hpp"
 #include "marl_rec/simd/kernels.hpp"
 #include "marl_rec/simd/matrix_view.hpp"
+#include "marl_rec/simd/quadratic_forms.hpp"
 
 namespace marl_rec {
 
@@ -82,6 +83,8 @@ struct LinearScratch {
   std::vector<float> n;      // N = (x ⊗ I)ᵀ A⁻¹ (x ⊗ I), da × da (cross map)
   std::vector<float> y;      // one matrix-vector product
   std::vector<float> phi;    // one materialised φ (disjoint mode)
+  std::vector<float> q;      // one block of candidates' quadratic forms (shared mode)
+  simd::QuadraticForm form;  // the per-candidate part of φᵀA⁻¹φ (shared mode)
 };
 
 inline LinearScratch& linear_scratch() {
@@ -415,9 +418,12 @@ class RidgePosterior {
 /// - mean, cross map: θ·(x ⊗ a) = aᵀ(Θᵀx): w = Θᵀx once (d work), then w·a per candidate;
 ///   concat/context/item: θ_x·x once, θ_a·a per candidate.
 /// - bonus, cross map: φᵀA⁻¹φ = aᵀNa with N = (x ⊗ I)ᵀA⁻¹(x ⊗ I) (da × da), computed once per
-///   call in d² work (da · dx row axpys of A⁻¹); then da² per candidate. concat (context and
-///   item are its da = 0 / dx = 0 cases): xᵀA_xx x + 2 (A_ax x)·a + aᵀA_aa a, with the first two
-///   factors computed once per call.
+///   call in d² work (da · dx row axpys of A⁻¹). concat (context and item are its da = 0 /
+///   dx = 0 cases): xᵀA_xx x + 2 (A_ax x)·a + aᵀA_aa a, with the first two factors computed once
+///   per call. The per-candidate part is one simd::QuadraticForm (the upper triangle of N or
+///   A_aa: da²/2 multiply-adds per candidate, blocked over candidates in registers), evaluated
+///   block by block of candidates right after their means, so that each item row is read from
+///   memory once per call.
 /// Disjoint mode materialises φ per candidate and pays d² per candidate with data; an item never
 /// updated scores with the prior (θ = 0, A⁻¹ = I/λ: bonus² = |φ|²/λ) without allocating.
 class LinearBanditCore {
@@ -483,8 +489,7 @@ class LinearBanditCore {
       per_candidate<true>(dims, context, candidates, scores, bound);
       return;
     }
-    shared_means(shared_->theta(), dims, context, candidates, scores);
-    shared_quadratic_forms(dims, context, candidates, scores, bound);
+    shared_bounds(dims, context, candidates, scores, bound);
   }
 
   /// The scores of a draw θ̃ ~ N(θ, v² A⁻¹): one draw per call in shared mode (d normals); in
@@ -693,25 +698,6 @@ class LinearBanditCore {
     return {v.data(), n};
   }
 
-  // aᵀMa for a symmetric da × da block M of A⁻¹ (rows `m.stride()` apart), y: da floats of
-  // scratch. Up to 16 item features, plain loops beat the call overhead of simd::score (measured
-  // 56 vs 72–138 ns at da = 6); larger blocks go through the kernel.
-  static float item_quadratic_form(std::span<const float> a, MatrixView m, std::span<float> y) {
-    const std::size_t n = a.size();
-    if (n <= 16) {
-      float q = 0.0f;
-      for (std::size_t j = 0; j < n; ++j) {
-        const float* row = m.data() + j * m.stride();
-        float s = 0.0f;
-        for (std::size_t l = 0; l < n; ++l) s += row[l] * a[l];
-        q += a[j] * s;
-      }
-      return q;
-    }
-    simd::score(a, m, y);
-    return simd::dot(a, y);
-  }
-
   LinearDims checked_dims(const std::string& fn, std::size_t dx, std::size_t da) const {
     using marl_rec::detail::require;
     require((dx == 0 || reads_context()) && (da == 0 || reads_items()), [&] {
@@ -782,13 +768,6 @@ class LinearBanditCore {
     return dims_;
   }
 
-  // per_row(i, row of item candidates[i]) for every candidate position i.
-  template <class PerRow>
-  static void for_each_row(const Context& context, Candidates candidates, PerRow&& per_row) {
-    for (std::size_t i = 0; i < candidates.size(); ++i)
-      per_row(i, context.items.row(candidates[i]));
-  }
-
   // scores[i] = query · a_{candidates[i]} + offset. Candidates::all goes through one
   // simd::score over the matrix; a list through a one-row simd::score per candidate, which
   // computes each score with the same operations (the same bits).
@@ -817,46 +796,53 @@ class LinearBanditCore {
     }
   }
 
-  // Shared mode: scores[i] = θ·φ(x, a_i) for a θ of dims.phi values (θ̂ or a draw θ̃).
-  void shared_means(std::span<const float> theta, const LinearDims& dims, const Context& context,
-                    Candidates candidates, std::span<float> scores) const {
+  // The posterior mean θ·φ(x, a) as a function of the item vector a: query·a + offset (query
+  // empty: the constant offset, the context map).
+  struct ItemAffine {
+    std::span<const float> query;
+    float offset = 0.0f;
+  };
+
+  // Shared mode: θ·φ(x, ·) for a θ of dims.phi values (θ̂ or a draw θ̃); the cross map's query
+  // w = Θᵀx is kept in the thread's scratch.
+  ItemAffine mean_of_items(std::span<const float> theta, const LinearDims& dims,
+                           const Context& context) const {
     const std::size_t dx = dims.context;
     const std::size_t da = dims.item;
     const std::span<const float> x = context.features;
     switch (s_.features) {
-      case FeatureMap::context:
-        std::fill(scores.begin(), scores.end(), simd::dot(theta, x));
-        return;
-      case FeatureMap::item:
-        score_items(theta, context, candidates, scores, 0.0f);
-        return;
-      case FeatureMap::concat:
-        score_items(theta.subspan(dx, da), context, candidates, scores,
-                    simd::dot(theta.first(dx), x));
-        return;
+      case FeatureMap::context: return {{}, simd::dot(theta, x)};
+      case FeatureMap::item: return {theta, 0.0f};
+      case FeatureMap::concat: return {theta.subspan(dx, da), simd::dot(theta.first(dx), x)};
       case FeatureMap::cross: {
         const std::span<float> w = grown(linear_scratch().w, da);
         std::fill(w.begin(), w.end(), 0.0f);
         for (std::size_t i = 0; i < dx; ++i) simd::axpy(x[i], theta.subspan(i * da, da), w);
-        score_items(w, context, candidates, scores, 0.0f);
-        return;
+        return {w, 0.0f};
       }
     }
+    return {};
   }
 
-  // Shared mode, sized: scores[i] = combine(scores[i], φ_iᵀA⁻¹φ_i) without materialising φ_i.
-  template <class Combine>
-  void shared_quadratic_forms(const LinearDims& dims, const Context& context, Candidates candidates,
-                              std::span<float> scores, Combine&& combine) const {
+  // Shared mode: scores[i] = θ·φ(x, a_i) for a θ of dims.phi values (θ̂ or a draw θ̃).
+  void shared_means(std::span<const float> theta, const LinearDims& dims, const Context& context,
+                    Candidates candidates, std::span<float> scores) const {
+    const ItemAffine mean = mean_of_items(theta, dims, context);
+    score_items(mean.query, context, candidates, scores, mean.offset);
+  }
+
+  // Shared mode, sized: φᵀA⁻¹φ = base + q(a) for every item vector a, without materialising φ:
+  // prepares q in the thread's scratch and returns base (see the class comment). The context map
+  // (no item part) leaves q the 0-dimensional form.
+  float prepare_bonus(const LinearDims& dims, const Context& context) const {
     const std::size_t d = dims.phi;
     const std::size_t dx = dims.context;
     const std::size_t da = dims.item;
     const std::span<const float> x = context.features;
     const MatrixView inv = shared_->inverse();
     LinearScratch& scratch = linear_scratch();
-    const std::span<float> y = grown(scratch.y, da);
     if (s_.features == FeatureMap::cross) {
-      // U_j = Σ_i x_i A⁻¹[i·da + j, :]; N[j, l] = Σ_k x_k U_j[k·da + l].
+      // U_j = Σ_i x_i A⁻¹[i·da + j, :]; N[j, l] = Σ_k x_k U_j[k·da + l] (only l ≥ j is read).
       const std::span<float> u = grown(scratch.u, da * d);
       std::fill(u.begin(), u.end(), 0.0f);
       for (std::size_t j = 0; j < da; ++j) {
@@ -865,17 +851,14 @@ class LinearBanditCore {
       }
       const std::span<float> n = grown(scratch.n, da * da);
       for (std::size_t j = 0; j < da; ++j) {
-        for (std::size_t l = 0; l < da; ++l) {
+        for (std::size_t l = j; l < da; ++l) {
           float s = 0.0f;
           for (std::size_t k = 0; k < dx; ++k) s += x[k] * u[j * d + k * da + l];
           n[j * da + l] = s;
         }
       }
-      const MatrixView nv(std::span<const float>(n.data(), da * da), da, da);
-      for_each_row(context, candidates, [&](std::size_t i, std::span<const float> a) {
-        scores[i] = combine(scores[i], item_quadratic_form(a, nv, y));
-      });
-      return;
+      scratch.form.assign(MatrixView(std::span<const float>(n.data(), da * da), da, da));
+      return 0.0f;
     }
     // concat (context: da = 0, item: dx = 0): t = A⁻¹[:, :dx] x; xᵀA_xx x = x·t[:dx];
     // A_ax x = t[dx:].
@@ -886,17 +869,52 @@ class LinearBanditCore {
       base = simd::dot(x, t.first(dx));
     }
     if (da == 0) {
-      const float value = base;
-      for (std::size_t i = 0; i < scores.size(); ++i) scores[i] = combine(scores[i], value);
-      return;
+      scratch.form.assign(MatrixView{});
+      return base;
     }
-    const std::span<const float> cross_terms = t.subspan(dx, da);
-    const MatrixView aa(std::span<const float>(inv.data() + dx * d + dx, (da - 1) * d + da), da, da,
-                        d);
-    for_each_row(context, candidates, [&](std::size_t i, std::span<const float> a) {
-      const float linear = dx > 0 ? 2.0f * simd::dot(cross_terms, a) : 0.0f;
-      scores[i] = combine(scores[i], base + linear + item_quadratic_form(a, aa, y));
-    });
+    const MatrixView aa(std::span<const float>(inv.data() + dx * d + dx, (da - 1) * d + da), da, da, d);
+    scratch.form.assign(aa, dx > 0 ? std::span<const float>(t.subspan(dx, da)) : std::span<const float>{});
+    return base;
+  }
+
+  // Candidates per block of shared_bounds: the block's item rows (256 × 64 floats = 64 KB at
+  // d = 64) are still in cache when the quadratic forms read them after the means.
+  static constexpr std::size_t bound_block = 256;
+
+  // Shared mode, sized: scores[i] = combine(θ·φ_i, φ_iᵀA⁻¹φ_i), block by block of candidates.
+  // The means are those shared_means gives (the same bits as score()).
+  template <class Combine>
+  void shared_bounds(const LinearDims& dims, const Context& context, Candidates candidates,
+                     std::span<float> scores, Combine&& combine) const {
+    const ItemAffine mean = mean_of_items(shared_->theta(), dims, context);
+    const float base = prepare_bonus(dims, context);
+    LinearScratch& scratch = linear_scratch();
+    const simd::QuadraticForm& form = scratch.form;
+    const std::size_t n = candidates.size();
+    const MatrixView items = context.items;
+    const std::span<float> q = grown(scratch.q, std::min(n, bound_block));
+    for (std::size_t b = 0; b < n; b += bound_block) {
+      const std::size_t count = std::min(bound_block, n - b);
+      const std::span<float> block_scores = scores.subspan(b, count);
+      const std::span<float> block_q = q.first(count);
+      if (dims.item == 0) {
+        std::fill(block_q.begin(), block_q.end(), 0.0f);
+        score_items(mean.query, context, Candidates::all(count), block_scores, mean.offset);
+      } else if (candidates.is_all()) {
+        // Rows b .. b + count of the item matrix, as a matrix of their own.
+        const MatrixView rows(
+            std::span<const float>(items.data() + b * items.stride(), (count - 1) * items.stride() + items.cols()),
+            count, items.cols(), items.stride());
+        score_items(mean.query, Context{.features = context.features, .items = rows}, Candidates::all(count),
+                    block_scores, mean.offset);
+        simd::quadratic_forms(form, rows, block_q);
+      } else {
+        const std::span<const std::size_t> list = candidates.list().subspan(b, count);
+        score_items(mean.query, context, Candidates(list), block_scores, mean.offset);
+        simd::quadratic_forms(form, items, list, block_q);
+      }
+      for (std::size_t i = 0; i < count; ++i) block_scores[i] = combine(block_scores[i], base + block_q[i]);
+    }
   }
 
   // Disjoint mode (and the unsized shared model's prior): per candidate, the item's posterior
