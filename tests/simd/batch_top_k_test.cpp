@@ -36,15 +36,7 @@ constexpr std::size_t kWidth = xsimd::batch<float, xsimd::default_arch>::size;
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// An n × d matrix, rows `stride` apart, `offset` floats off alignment.
-struct Items {
-  Items(std::size_t n, std::size_t d, std::size_t stride, std::size_t offset, Values values,
-        std::uint32_t seed)
-      : buffer(n == 0 ? 0 : (n - 1) * stride + d, offset, values, seed),
-        view(buffer.span(), n, d, stride) {}
-  Buffer buffer;
-  mr::MutableMatrixView view;
-};
+using mr::test::Items;
 
 template <class Exclude>
 std::vector<mr::ScoredItem> single(std::span<const float> query, mr::MatrixView items,

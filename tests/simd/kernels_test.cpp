@@ -56,15 +56,7 @@ double dot_tolerance(std::span<const float> a, std::span<const float> b) {
   return double(a.size() + 1) * FLT_EPSILON * abs_dot(a, b);
 }
 
-// An item matrix of n rows of d values, rows `stride` apart, `offset` floats off alignment.
-struct Items {
-  Items(std::size_t n, std::size_t d, std::size_t stride, std::size_t offset, Values values,
-        std::uint32_t seed)
-      : buffer(n == 0 ? 0 : (n - 1) * stride + d, offset, values, seed),
-        view(buffer.span(), n, d, stride) {}
-  Buffer buffer;
-  mr::MutableMatrixView view;
-};
+using mr::test::Items;
 
 // The largest tolerance over all rows of `items` against `query`.
 double max_row_tolerance(mr::MatrixView items, std::span<const float> query) {

@@ -47,15 +47,7 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 std::uint32_t bits(float x) { return std::bit_cast<std::uint32_t>(x); }
 
-// An item matrix of n rows of d values, rows `stride` apart, `offset` floats off alignment.
-struct Items {
-  Items(std::size_t n, std::size_t d, std::size_t stride, std::size_t offset, Values values,
-        std::uint32_t seed)
-      : buffer(n == 0 ? 0 : (n - 1) * stride + d, offset, values, seed),
-        view(buffer.span(), n, d, stride) {}
-  Buffer buffer;
-  mr::MutableMatrixView view;
-};
+using mr::test::Items;
 
 // A matrix from explicit values (rows of equal length).
 struct Explicit {

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "marl_rec/simd/aligned_vector.hpp"
+#include "marl_rec/simd/matrix_view.hpp"
 
 namespace marl_rec::test {
 
@@ -34,6 +35,17 @@ class Buffer {
   AlignedVector<float> storage_;
   std::size_t offset_;
   std::size_t size_;
+};
+
+/// An n × d matrix of Buffer values, rows `stride` floats apart, `offset` floats off alignment;
+/// the storage ends exactly at the last row's last value.
+struct Items {
+  Items(std::size_t n, std::size_t d, std::size_t stride, std::size_t offset, Values values,
+        std::uint32_t seed)
+      : buffer(n == 0 ? 0 : (n - 1) * stride + d, offset, values, seed),
+        view(buffer.span(), n, d, stride) {}
+  Buffer buffer;
+  MutableMatrixView view;
 };
 
 }  // namespace marl_rec::test
