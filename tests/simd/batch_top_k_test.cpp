@@ -89,9 +89,11 @@ void check_batch(mr::MatrixView queries, mr::MatrixView items, std::size_t k,
 
 }  // namespace
 
-TEST_CASE("score_top_k_batch equals the single-query kernel for every batch size, both scans") {
-  const std::set<std::size_t> nqs = {1, 3, kWidth - 1, kWidth, kWidth + 1, 2 * kWidth + 3,
-                                     4 * kWidth, 7 * kWidth + 5};
+TEST_CASE("score_top_k_batch equals the single-query kernel for every batch size, every scan") {
+  // 1 … 3: the single-query arithmetic; up to half a batch: the product with two dimensions per
+  // lane; more: one dimension per lane, in tiles of one to several vectors of queries.
+  const std::set<std::size_t> nqs = {1, 2, 3, 4, kWidth / 2, kWidth / 2 + 1, kWidth - 1, kWidth,
+                                     kWidth + 1, 2 * kWidth + 3, 4 * kWidth, 7 * kWidth + 5};
   for (const std::size_t n : {std::size_t{0}, std::size_t{1}, kWidth + 1, std::size_t{241},
                               std::size_t{1000}}) {
     for (const std::size_t d : {std::size_t{1}, std::size_t{3}, std::size_t{16}, std::size_t{64},
@@ -116,8 +118,13 @@ TEST_CASE("score_top_k_batch equals the single-query kernel for every batch size
 
 TEST_CASE("the register-blocked scan certifies its results on continuous data") {
   // If the certificate failed, every query would be re-scanned and the results would still be
-  // right; this checks that the fast path is the one taken.
-  const std::size_t n = 5000, d = 64, nq = 4 * kWidth;
+  // right; this checks that the fast path is the one taken, with one and two dimensions per lane
+  // (an odd dimension count leaves the two-per-lane scan a last single dimension).
+  for (const std::size_t nq : {kWidth / 2, 4 * kWidth}) {
+  for (const std::size_t d : {std::size_t{63}, std::size_t{64}}) {
+  CAPTURE(nq);
+  CAPTURE(d);
+  const std::size_t n = 5000;
   Items items(n, d, d, 0, Values::gaussian, 64);
   Items queries(nq, d, d, 0, Values::gaussian, 65);
   std::vector<mr::ScoredItem> out(nq * 10);
@@ -138,11 +145,15 @@ TEST_CASE("the register-blocked scan certifies its results on continuous data") 
       counts.data());
   CHECK(rescanned_dup == nq);
   check_equals_single(queries.view, dup.view, 10, mr::NoExclusion{}, out, counts);
+  }
+  }
 }
 
 TEST_CASE("the register-blocked scan's bound holds for tiny rows against huge queries") {
   // Row norms summed in float underflow here; the bound must still cover the scans' difference.
-  const std::size_t n = 400, d = 48, nq = kWidth + 3;
+  for (const std::size_t nq : {kWidth / 2, kWidth + 3}) {
+  CAPTURE(nq);
+  const std::size_t n = 400, d = 48;
   Items items(n, d, d, 0, Values::gaussian, 67);
   Items queries(nq, d, d, 0, Values::gaussian, 68);
   for (std::size_t r = 0; r < n; ++r) {
@@ -152,6 +163,7 @@ TEST_CASE("the register-blocked scan's bound holds for tiny rows against huge qu
     for (float& x : queries.view.row(q)) x *= 1e22f;
   }
   check_batch(queries.view, items.view, 10, mr::NoExclusion{});
+  }
 }
 
 TEST_CASE("score_top_k_batch does not re-scan when a range's heap holds all its rows") {
@@ -198,16 +210,22 @@ TEST_CASE("score_top_k_batch is exact on ties: small integers and duplicated row
       for (std::size_t r = 1; r < n; r += 3) {
         std::copy_n(items.view.row(r - 1).begin(), d, items.view.row(r).begin());
       }
-      Items queries(3 * kWidth, d, d, 0, Values::small_integers, 55);
-      for (const std::size_t k : {std::size_t{1}, std::size_t{5}, std::size_t{40}}) {
-        check_batch(queries.view, items.view, k, mr::NoExclusion{});
+      for (const std::size_t nq : {kWidth / 2, 3 * kWidth}) {
+        Items queries(nq, d, d, 0, Values::small_integers, 55);
+        for (const std::size_t k : {std::size_t{1}, std::size_t{5}, std::size_t{40}}) {
+          CAPTURE(nq);
+          CAPTURE(k);
+          check_batch(queries.view, items.view, k, mr::NoExclusion{});
+        }
       }
     }
   }
 }
 
 TEST_CASE("score_top_k_batch handles NaN and infinite queries and rows as score_top_k does") {
-  const std::size_t n = 300, d = 20, nq = 2 * kWidth;
+  for (const std::size_t nq : {std::max<std::size_t>(kWidth / 2, 3), 2 * kWidth}) {
+  CAPTURE(nq);
+  const std::size_t n = 300, d = 20;
   Items items(n, d, d, 0, Values::gaussian, 56);
   Items queries(nq, d, d, 0, Values::gaussian, 57);
   queries.view.row(0)[3] = kNaN;
@@ -225,6 +243,52 @@ TEST_CASE("score_top_k_batch handles NaN and infinite queries and rows as score_
   SUBCASE("huge finite rows") {
     for (float& x : items.view.row(99)) x = 1e30f;
     check_batch(queries.view, items.view, 10, mr::NoExclusion{});
+  }
+  }
+}
+
+TEST_CASE("the certificate's row-norm bound covers every row and flags non-finite ones") {
+  // fold_row_norms sums x ⊙ x into one batch per row and keeps the lane-wise maximum: the sum of
+  // its lanes must be at least every row's squared norm, whatever the dimension's tail.
+  struct Found {
+    double max_row_norm2 = 0.0;
+    bool non_finite_row = false;
+  };
+  for (const std::size_t d : {std::size_t{1}, kWidth - 1, kWidth, kWidth + 3, std::size_t{64}, std::size_t{100}}) {
+    for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{4}, std::size_t{9}, std::size_t{250}}) {
+      CAPTURE(d);
+      CAPTURE(n);
+      Items items(n, d, d + 1, 1, Values::gaussian, 71);  // unaligned rows
+      // One row much longer than the others, so the bound must come from it.
+      for (float& x : items.view.row(n / 2)) x *= 5.0f;
+      Found found;
+      simd::kernels::fold_row_norms<xsimd::default_arch>(items.view, 0, n, found);
+      CHECK_FALSE(found.non_finite_row);
+      double largest = 0.0;
+      for (std::size_t r = 0; r < n; ++r) {
+        double n2 = 0.0;
+        for (const float x : items.view.row(r)) n2 += double(x) * double(x);
+        largest = std::max(largest, n2);
+      }
+      CHECK(found.max_row_norm2 >= largest * (1.0 - 1e-6));
+      // A bound, but not a useless one: at most the sum over every row's squares.
+      CHECK(found.max_row_norm2 <= double(kWidth) * largest * (1.0 + 1e-6));
+      for (const float bad : {kNaN, kInf}) {
+        for (const std::size_t p : {std::size_t{0}, d - 1}) {
+          Items damaged(n, d, d, 0, Values::gaussian, 72);
+          damaged.view.row(n - 1)[p] = bad;
+          Found flagged;
+          simd::kernels::fold_row_norms<xsimd::default_arch>(damaged.view, 0, n, flagged);
+          CHECK(flagged.non_finite_row);
+        }
+      }
+      // A finite row whose squares overflow float is flagged too.
+      Items huge(n, d, d, 0, Values::gaussian, 73);
+      for (float& x : huge.view.row(0)) x = 3e38f;
+      Found overflow;
+      simd::kernels::fold_row_norms<xsimd::default_arch>(huge.view, 0, n, overflow);
+      CHECK(overflow.non_finite_row);
+    }
   }
 }
 

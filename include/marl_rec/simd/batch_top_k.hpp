@@ -3,26 +3,30 @@
 //
 // Two scans, chosen by the number of queries; both return exactly what score_top_k returns for
 // each query (the same items, the same order, the same score bits):
-// - Fewer queries than one SIMD batch has lanes: the rows are scored in blocks small enough to
-//   stay in L1 while every query scores them, with the single-query kernel's arithmetic.
-// - More: a register-blocked product in which each lane is a query (the queries are transposed
-//   once; the item rows are read in place and broadcast element by element), so no horizontal sum
-//   is needed and the FMA units do nearly all the work. Its summation order differs from the
-//   single-query kernel's, so it keeps a few more candidates than k per query, re-scores them
-//   with the single-query kernel's arithmetic and certifies the result with a rounding-error
-//   bound (simd/detail/certified_rescore.hpp); a query whose result cannot be certified (scores
-//   tied within rounding, non-finite or huge values) is re-scanned with the single-query kernel.
+// - 1 to 3 queries: the rows are scored in blocks small enough to stay in L1 while every query
+//   scores them, with the single-query kernel's arithmetic.
+// - More: a register-blocked product in which each lane belongs to a query (the queries are
+//   transposed once; the item rows are read in place and broadcast), so no horizontal sum is
+//   needed and the FMA units do nearly all the work. Up to half a batch of queries, each query
+//   takes two lanes (even and odd dimensions) and the rows are broadcast two floats at a time, so
+//   that no lane idles. Its summation order differs from the single-query kernel's, so it keeps
+//   a few more candidates than k per query, re-scores them with the single-query kernel's
+//   arithmetic and certifies the result with a rounding-error bound
+//   (simd/detail/certified_rescore.hpp); a query whose result cannot be certified (scores tied
+//   within rounding, non-finite or huge values) is re-scanned with the single-query kernel.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "marl_rec/concepts/executor.hpp"
@@ -41,6 +45,12 @@
 #pragma GCC diagnostic ignored "-Waggressive-loop-optimizations"
 #endif
 
+#if defined(__GNUC__)
+#define MARL_REC_DETAIL_NOINLINE __attribute__((noinline))
+#else
+#define MARL_REC_DETAIL_NOINLINE
+#endif
+
 namespace marl_rec::simd {
 
 namespace kernels {
@@ -57,16 +67,29 @@ struct BatchTuning {
   /// Rows per block of the register-blocked scan (the block stays in L2 while every query tile
   /// passes over it).
   static constexpr std::size_t product_block_rows = 240;
+  /// Bytes of rows per block when the register-blocked scan has one tile of queries (the block
+  /// stays in L1 between the row norms and the product).
+  static constexpr std::size_t product_single_tile_block_bytes = 16 * 1024;
   /// Candidates kept per query beyond k by the register-blocked scan, for the certificate.
   static constexpr std::size_t extra_candidates = 8;
   /// A task of a parallel scan gets at least this many bytes of item rows.
   static constexpr std::size_t min_task_bytes = 1 << 20;
 };
 
-/// True when the register-blocked scan is used for `queries` queries on architecture Arch.
+/// True when the register-blocked scan is used for `queries` queries on architecture Arch: from
+/// 4 queries on (from 2 with SSE2's 4 lanes). Below that the single-query arithmetic is used.
 template <class Arch>
 constexpr bool use_product_scan(std::size_t queries) noexcept {
-  return queries >= xsimd::batch<float, Arch>::size;
+  return queries >= std::min<std::size_t>(4, xsimd::batch<float, Arch>::size / 2);
+}
+
+/// Dimensions per lane of the register-blocked scan: with at most half a batch of queries, two
+/// (each query takes a pair of lanes, one for the even and one for the odd dimensions, and the
+/// rows are broadcast two floats at a time), so that no lane idles and the product does half the
+/// FMAs per row that one dimension per lane would.
+template <class Arch>
+constexpr std::size_t product_lanes_per_query(std::size_t queries) noexcept {
+  return queries <= xsimd::batch<float, Arch>::size / 2 ? 2 : 1;
 }
 
 /// Per-query candidate heaps of a scan over one range of rows.
@@ -76,7 +99,7 @@ struct BatchCandidates {
   std::size_t rows = 0;                         // rows of the range (set by batch_scan)
   std::vector<marl_rec::detail::TopKBuffer<Arch>> heaps;
   std::size_t capacity = 0;
-  double max_row_norm2 = 0.0;                   // largest squared row norm seen (product scan)
+  double max_row_norm2 = 0.0;                   // ≥ every squared row norm seen (product scan)
   bool non_finite_row = false;                  // a row's squared norm was not finite
 
   BatchCandidates(std::size_t queries, std::size_t cap) : storage(queries * cap), capacity(cap) {
@@ -85,31 +108,139 @@ struct BatchCandidates {
   }
 };
 
-/// The register-blocked product: acc[r][v] lane j = row r · query (tile's vector v, lane j),
-/// summed over the dimension in order. `qt` holds the tile's queries transposed: element p of the
-/// tile's query v·W + j is at qt[p · V·W + v·W + j].
-template <class Arch, std::size_t R, std::size_t V>
+/// `G` consecutive floats from `p` repeated across a batch: lane l gets p[l % G] (G = 1 or 2).
+template <class Arch, std::size_t G>
+inline xsimd::batch<float, Arch> broadcast_elements(const float* p) noexcept {
+  if constexpr (G == 1) {
+    return xsimd::batch<float, Arch>(*p);
+  } else {
+    static_assert(G == 2, "one or two floats per broadcast");
+    double pair;  // the two floats' bits, broadcast as one 64-bit element
+    std::memcpy(&pair, p, sizeof pair);
+    return xsimd::bitwise_cast<xsimd::batch<float, Arch>>(xsimd::batch<double, Arch>(pair));
+  }
+}
+
+/// Lanes 2j and 2j + 1 of the result both hold lane 2j + lane 2j + 1 of `b` (the even and the
+/// odd dimensions' sums of one query, added in either order: the same float).
+template <class Arch>
+inline xsimd::batch<float, Arch> add_lane_pairs(const xsimd::batch<float, Arch>& b) noexcept {
+  return b + compat::swap_adjacent_lanes<Arch>(b);
+}
+
+/// f(integral_constant<0>) … f(integral_constant<N − 1>), unrolled: a loop over registers that
+/// the compiler leaves rolled keeps them in memory.
+template <std::size_t N, class F>
+inline void unrolled(F&& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (f(std::integral_constant<std::size_t, I>{}), ...);
+  }(std::make_index_sequence<N>{});
+}
+
+/// The register-blocked product: sink(r, v, s) gets, in lane l of s, row r · the query in lane l
+/// of the tile's vector v, summed over the dimensions in order (G = 2: the even and the odd
+/// dimensions summed apart, then added; both lanes of a query hold its score). `qt` holds the
+/// tile's queries transposed: step t's V vectors are at qt[t · V·W ...], lane l of vector v
+/// holding element t·G + l % G of its query (0 past the last dimension).
+template <class Arch, std::size_t R, std::size_t V, std::size_t G, class Sink>
 inline void product_tile(const float* const* rows, const float* qt, std::size_t dim,
-                         xsimd::batch<float, Arch> (&acc)[R][V]) noexcept {
+                         const char* prefetch, std::size_t prefetch_bytes, Sink&& sink) {
   using Batch = xsimd::batch<float, Arch>;
   constexpr std::size_t width = Batch::size;
-  // Local accumulators: stores through `acc` could alias the rows' floats, which would make the
-  // compiler keep the accumulators in memory.
+  // The accumulators are locals handed to the sink by value: stored through a pointer or a
+  // reference they could alias the rows' floats, and the compiler would keep them in memory.
   Batch a[R][V];
-  for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t v = 0; v < V; ++v) a[r][v] = Batch(0.0f);
-  }
-  for (std::size_t p = 0; p < dim; ++p) {
+  unrolled<R>([&](auto r) { unrolled<V>([&](auto v) { a[r][v] = Batch(0.0f); }); });
+  const auto step = [&](const float* q, auto broadcast) {
     Batch qv[V];
-    for (std::size_t v = 0; v < V; ++v) qv[v] = Batch::load_aligned(qt + p * V * width + v * width);
-    for (std::size_t r = 0; r < R; ++r) {
-      const Batch x(rows[r][p]);
-      for (std::size_t v = 0; v < V; ++v) a[r][v] = xsimd::fma(x, qv[v], a[r][v]);
+    unrolled<V>([&](auto v) { qv[v] = Batch::load_aligned(q + v * width); });
+    unrolled<R>([&](auto r) {
+      const Batch x = broadcast(rows[r]);
+      unrolled<V>([&](auto v) { a[r][v] = xsimd::fma(x, qv[v], a[r][v]); });
+    });
+  };
+  const std::size_t steps = dim / G;
+  // The cache lines of [prefetch, prefetch + prefetch_bytes) are requested one per step (a burst
+  // of them would fill the line fill buffers and stall the FMAs behind it), the rest after.
+  const char* line = prefetch;
+  const char* const lines_end = prefetch + prefetch_bytes;
+  for (std::size_t t = 0; t < steps; ++t) {
+#if defined(__GNUC__)  // GCC and clang; elsewhere the hardware prefetcher alone
+    if (line < lines_end) {
+      __builtin_prefetch(line, 0, 2);
+      line += 64;
     }
+#endif
+    step(qt + t * V * width, [t](const float* row) { return broadcast_elements<Arch, G>(row + t * G); });
   }
-  for (std::size_t r = 0; r < R; ++r) {
-    for (std::size_t v = 0; v < V; ++v) acc[r][v] = a[r][v];
+#if defined(__GNUC__)
+  for (; line < lines_end; line += 64) __builtin_prefetch(line, 0, 2);
+#endif
+  if constexpr (G == 2) {
+    // An odd last dimension: the odd lanes' query elements are 0 there (the row's last float is
+    // broadcast alone, so nothing past the row is read).
+    if (dim % 2 != 0) {
+      step(qt + steps * V * width, [dim](const float* row) { return Batch(row[dim - 1]); });
+    }
+    unrolled<R>([&](auto r) { unrolled<V>([&](auto v) { sink(r, v, add_lane_pairs<Arch>(a[r][v])); }); });
+  } else {
+    unrolled<R>([&](auto r) { unrolled<V>([&](auto v) { sink(r, v, a[r][v]); }); });
   }
+}
+
+/// Folds a bound on the squared norms of rows [begin, end) into found.max_row_norm2 (or flags a
+/// row whose squared norm is not finite). Each row's x ⊙ x is summed into one batch; the
+/// lane-wise maximum of those batches, summed over its lanes, is at least every row's squared
+/// norm (Σ_l max_r s_r[l] ≥ max_r Σ_l s_r[l]) and costs one max per row, not a horizontal sum.
+template <class Arch, class Found>
+void fold_row_norms(MatrixView items, std::size_t begin, std::size_t end, Found& found) noexcept {
+  using Batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t width = Batch::size;
+  const std::size_t dim = items.cols();
+  const std::size_t body = dim / width * width;
+  Batch largest(0.0f);
+  Batch poison(0.0f);  // gains a NaN from the first non-finite sum (x − x is 0 for finite x)
+  float largest_tail = 0.0f;
+  bool finite = true;
+  // A select, not xsimd::max: GCC 12's _mm512_max_ps reaches its self-initialised "undefined"
+  // register (GCC bug 105593). NaN sums are caught by `poison`, so how max treats them is moot.
+  const auto larger = [](const Batch& a, const Batch& b) { return xsimd::select(a < b, b, a); };
+  const auto row_sums = [&](std::size_t r) {
+    const float* row = items.data() + r * items.stride();
+    Batch s(0.0f);
+    for (std::size_t p = 0; p < body; p += width) {
+      const Batch x = Batch::load_unaligned(row + p);
+      s = xsimd::fma(x, x, s);
+    }
+    if (body < dim) {
+      float tail = 0.0f;
+      for (std::size_t p = body; p < dim; ++p) tail += row[p] * row[p];
+      finite = finite && std::isfinite(tail);
+      largest_tail = std::max(largest_tail, tail);
+    }
+    return s;
+  };
+  std::size_t r = begin;
+  // Four rows at a time: their sums are independent chains, folded by a tree.
+  for (; r + 4 <= end; r += 4) {
+    const Batch s0 = row_sums(r), s1 = row_sums(r + 1), s2 = row_sums(r + 2), s3 = row_sums(r + 3);
+    largest = larger(largest, larger(larger(s0, s1), larger(s2, s3)));
+    poison += ((s0 - s0) + (s1 - s1)) + ((s2 - s2) + (s3 - s3));
+  }
+  for (; r < end; ++r) {
+    const Batch s0 = row_sums(r);
+    largest = larger(largest, s0);
+    poison += s0 - s0;
+  }
+  if (!finite || !xsimd::all(poison == Batch(0.0f))) {  // == is false for NaN on every arch
+    found.non_finite_row = true;
+    return;
+  }
+  alignas(64) float lanes[width];
+  largest.store_aligned(lanes);
+  double bound = static_cast<double>(largest_tail);
+  for (const float lane : lanes) bound += static_cast<double>(lane);
+  found.max_row_norm2 = std::max(found.max_row_norm2, bound);
 }
 
 /// Rows of the register-blocked product's tile and query vectors per tile, by register count.
@@ -120,88 +251,108 @@ struct ProductShape {
   static constexpr std::size_t vectors = width >= 16 ? 3 : width >= 8 ? 3 : 2;  // V at most
 };
 
-/// Scans rows [begin, end) of `items` for every query with the register-blocked product,
-/// offering to `found` (capacity ≥ k + extra). Scores are the product's, not canonical.
-template <class Arch, class Exclude>
+/// Scans rows [begin, end) of `items` for every query with the register-blocked product, G
+/// dimensions per lane (product_lanes_per_query), offering to `found` (capacity ≥ k + extra).
+/// Scores are the product's, not canonical.
+template <class Arch, std::size_t G, class Exclude>
 void product_scan(MatrixView queries, MatrixView items, std::size_t begin, std::size_t end,
                   const Exclude& exclude, BatchCandidates<Arch>& found) {
   using Batch = xsimd::batch<float, Arch>;
   using Shape = ProductShape<Arch>;
   constexpr std::size_t width = Shape::width;
+  constexpr std::size_t per_vector = width / G;  // queries per vector
   constexpr std::size_t R = Shape::rows;
   const std::size_t nq = queries.rows();
   const std::size_t dim = items.cols();
   const std::size_t stride = items.stride();
-  // Query tiles of up to V vectors; each tile transposed into its own p-major panel.
-  const std::size_t vectors_total = (nq + width - 1) / width;
+  const std::size_t steps = (dim + G - 1) / G;
+  // Query tiles of up to V vectors; each tile transposed into its own step-major panel. Query
+  // q is in vector q / per_vector, lanes (q % per_vector)·G … + G − 1.
+  const std::size_t vectors_total = (nq + per_vector - 1) / per_vector;
   const std::size_t tiles = (vectors_total + Shape::vectors - 1) / Shape::vectors;
-  AlignedVector<float> panels(vectors_total * width * std::max<std::size_t>(dim, 1), 0.0f);
+  AlignedVector<float> panels(vectors_total * width * std::max<std::size_t>(steps, 1), 0.0f);
+  // Query q's heap threshold in each of its lanes (+∞ in the lanes of no query).
   AlignedVector<float> thresholds(vectors_total * width, std::numeric_limits<float>::infinity());
   for (std::size_t t = 0; t < tiles; ++t) {
     const std::size_t v0 = t * Shape::vectors;
     const std::size_t vt = std::min(Shape::vectors, vectors_total - v0);
-    float* panel = panels.data() + v0 * width * dim;
-    for (std::size_t j = 0; j < vt * width; ++j) {
-      const std::size_t q = v0 * width + j;
+    float* panel = panels.data() + v0 * width * steps;
+    for (std::size_t j = 0; j < vt * per_vector; ++j) {
+      const std::size_t q = v0 * per_vector + j;
       if (q >= nq) break;
       const float* query = queries.data() + q * queries.stride();
-      for (std::size_t p = 0; p < dim; ++p) panel[p * vt * width + j] = query[p];
+      const std::size_t lane = (j / per_vector) * width + (j % per_vector) * G;
+      for (std::size_t p = 0; p < dim; ++p) panel[p / G * vt * width + lane + p % G] = query[p];
     }
   }
-  for (std::size_t q = 0; q < nq; ++q) thresholds[q] = found.heaps[q].threshold();
+  const auto lane_of = [](std::size_t q) { return q / per_vector * width + q % per_vector * G; };
+  const auto set_threshold = [&](std::size_t q) {
+    const float threshold = found.heaps[q].threshold();
+    for (std::size_t g = 0; g < G; ++g) thresholds[lane_of(q) + g] = threshold;
+  };
+  for (std::size_t q = 0; q < nq; ++q) set_threshold(q);
 
-  const auto offer = [&](const Batch& scores, std::size_t q0, std::size_t row) {
-    if (!xsimd::any(scores >= Batch::load_aligned(thresholds.data() + q0))) return;
+  // `scores`: vector `vector`'s queries against row `row`, each query's score in its lanes.
+  // Offers the row to the queries of `vector` whose thresholds `scores` reaches: the rare path,
+  // kept out of line so that the test of the thresholds below inlines into the tile.
+  const auto offer = [&](const Batch& scores, std::size_t vector, std::size_t row) MARL_REC_DETAIL_NOINLINE {
+    const float* vector_thresholds = thresholds.data() + vector * width;
     alignas(64) float s[width];
     scores.store_aligned(s);
-    for (std::size_t j = 0; j < width; ++j) {
-      const std::size_t q = q0 + j;
-      if (q < nq && s[j] >= thresholds[q] && !exclude(q, row)) {
-        found.heaps[q].offer(row, s[j]);
-        thresholds[q] = found.heaps[q].threshold();
+    for (std::size_t j = 0; j < per_vector; ++j) {
+      const std::size_t q = vector * per_vector + j;
+      if (q < nq && s[j * G] >= vector_thresholds[j * G] && !exclude(q, row)) {
+        found.heaps[q].offer(row, s[j * G]);
+        set_threshold(q);
       }
     }
   };
   const auto run_tile = [&]<std::size_t V>(std::integral_constant<std::size_t, V>,
                                            const float* const* rows, std::size_t first,
                                            std::size_t count, const float* panel,
-                                           std::size_t q0) {
-    Batch acc[R][V];
-    product_tile<Arch, R, V>(rows, panel, dim, acc);
-    for (std::size_t r = 0; r < count; ++r) {
-      for (std::size_t v = 0; v < V; ++v) offer(acc[r][v], q0 + v * width, first + r);
-    }
+                                           std::size_t v0, const char* prefetch,
+                                           std::size_t prefetch_bytes) {
+    product_tile<Arch, R, V, G>(rows, panel, dim, prefetch, prefetch_bytes,
+                                [&](std::size_t r, std::size_t v, const Batch& scores) {
+      if (r < count &&
+          xsimd::any(scores >= Batch::load_aligned(thresholds.data() + (v0 + v) * width))) {
+        offer(scores, v0 + v, first + r);
+      }
+    });
   };
 
-  const std::size_t block_rows = BatchTuning::product_block_rows;
+  // With one tile of queries the scan is as fast as memory: a block small enough for L1 is read
+  // twice (row norms, then the product), and the next block is prefetched during the product.
+  const std::size_t row_bytes = stride * sizeof(float);
+  const std::size_t block_rows =
+      tiles == 1 ? std::clamp<std::size_t>(BatchTuning::product_single_tile_block_bytes / std::max<std::size_t>(row_bytes, 1) / R * R, R, BatchTuning::product_block_rows)
+                 : BatchTuning::product_block_rows;
+  // Prefetches stay inside rows [begin, end) (no pointer is formed past them).
+  const char* const base = reinterpret_cast<const char*>(items.data() + begin * stride);
+  const std::size_t range_bytes = dim == 0 ? 0 : ((end - 1 - begin) * stride + dim) * sizeof(float);
   for (std::size_t block = begin; block < end; block += block_rows) {
     const std::size_t block_end = std::min(end, block + block_rows);
     // The bound of the certificate needs the largest row norm; the rows are about to be read.
-    for (std::size_t r = block; r < block_end; ++r) {
-      const float* row = items.data() + r * stride;
-      const float n2 = Dot{}(Arch{}, row, row, dim);
-      if (!std::isfinite(n2)) {
-        found.non_finite_row = true;
-      } else {
-        found.max_row_norm2 = std::max(found.max_row_norm2, static_cast<double>(n2));
-      }
-    }
+    fold_row_norms<Arch>(items, block, block_end, found);
     for (std::size_t t = 0; t < tiles; ++t) {
       const std::size_t v0 = t * Shape::vectors;
       const std::size_t vt = std::min(Shape::vectors, vectors_total - v0);
-      const float* panel = panels.data() + v0 * width * dim;
+      const float* panel = panels.data() + v0 * width * steps;
       for (std::size_t first = block; first < block_end; first += R) {
         const std::size_t count = std::min(R, block_end - first);
+        // The first tile of queries prefetches the rows one block ahead of its own.
+        const std::size_t from = std::min((first + block_rows - begin) * row_bytes / 64 * 64, range_bytes);
+        const std::size_t to = t == 0 ? std::min(from + R * row_bytes, range_bytes) : from;
         // A short tile repeats its last row; the repeats are computed and not offered.
         const float* rows[R];
         for (std::size_t r = 0; r < R; ++r) {
           rows[r] = items.data() + (first + std::min(r, count - 1)) * stride;
         }
         switch (vt) {
-          case 1: run_tile(std::integral_constant<std::size_t, 1>{}, rows, first, count, panel, v0 * width); break;
-          case 2: if constexpr (Shape::vectors >= 2) run_tile(std::integral_constant<std::size_t, 2>{}, rows, first, count, panel, v0 * width); break;
-          case 3: if constexpr (Shape::vectors >= 3) run_tile(std::integral_constant<std::size_t, 3>{}, rows, first, count, panel, v0 * width); break;
-          default: if constexpr (Shape::vectors >= 4) run_tile(std::integral_constant<std::size_t, 4>{}, rows, first, count, panel, v0 * width); break;
+          case 1: run_tile(std::integral_constant<std::size_t, 1>{}, rows, first, count, panel, v0, base + from, to - from); break;
+          case 2: if constexpr (Shape::vectors >= 2) run_tile(std::integral_constant<std::size_t, 2>{}, rows, first, count, panel, v0, base + from, to - from); break;
+          case 3: if constexpr (Shape::vectors >= 3) run_tile(std::integral_constant<std::size_t, 3>{}, rows, first, count, panel, v0, base + from, to - from); break;
+          default: if constexpr (Shape::vectors >= 4) run_tile(std::integral_constant<std::size_t, 4>{}, rows, first, count, panel, v0, base + from, to - from); break;
         }
       }
     }
@@ -283,10 +434,12 @@ template <class Arch, class Exclude>
 void batch_scan(MatrixView queries, MatrixView items, std::size_t begin, std::size_t end,
                 const Exclude& exclude, BatchCandidates<Arch>& found) {
   found.rows = end - begin;
-  if (use_product_scan<Arch>(queries.rows())) {
-    product_scan<Arch>(queries, items, begin, end, exclude, found);
-  } else {
+  if (!use_product_scan<Arch>(queries.rows())) {
     small_batch_scan<Arch>(queries, items, begin, end, exclude, found);
+  } else if (product_lanes_per_query<Arch>(queries.rows()) == 2) {
+    product_scan<Arch, 2>(queries, items, begin, end, exclude, found);
+  } else {
+    product_scan<Arch, 1>(queries, items, begin, end, exclude, found);
   }
 }
 
@@ -403,7 +556,7 @@ inline void check_batch_arguments(const char* where, MatrixView queries, MatrixV
 /// Query q's results are at out[q * min(k, items.rows()) ...], counts[q] of them: exactly what
 /// score_top_k returns for that query (items, order and score bits). `exclude(q, i)` is true when
 /// item i may not be returned to query q. Allocates scratch of about Q × (k + 8) items and, from
-/// 16 queries on (AVX-512; 8 with AVX2, 4 with SSE2), a transposed copy of the queries. Throws
+/// 4 queries on (2 with SSE2), a transposed copy of the queries. Throws
 /// marl_rec::Error on a dimension mismatch or when `out` / `counts` are too small.
 template <BatchItemExclusion Exclude = NoExclusion, class Arch = compat::default_arch>
 inline void score_top_k_batch(MatrixView queries, MatrixView items, std::size_t k,
@@ -448,6 +601,8 @@ inline void score_top_k_batch(MatrixView queries, MatrixView items, std::size_t 
 }
 
 }  // namespace marl_rec::simd
+
+#undef MARL_REC_DETAIL_NOINLINE
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -59,6 +60,24 @@ inline xsimd::batch<T, Arch> transpose_reduce_add(const xsimd::batch<T, Arch>* r
 #endif
   {
     return xsimd::haddp(rows);
+  }
+}
+
+/// Lanes 2j and 2j + 1 of `b` swapped, for every j.
+template <class Arch>
+inline xsimd::batch<float, Arch> swap_adjacent_lanes(const xsimd::batch<float, Arch>& b) noexcept {
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+    // A two-source permute: xsimd's 64-bit shifts and the one-source permutes reach GCC 12's
+    // self-initialised "undefined" register (GCC bug 105593, see transpose_reduce_add).
+    const __m512i swap = _mm512_setr_epi32(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    return xsimd::batch<float, Arch>(_mm512_permutex2var_ps(b, swap, b));
+  } else
+#endif
+  {
+    using Bits = xsimd::batch<std::uint64_t, Arch>;
+    const Bits bits = xsimd::bitwise_cast<Bits>(b);
+    return xsimd::bitwise_cast<xsimd::batch<float, Arch>>((bits << 32) | (bits >> 32));
   }
 }
 
