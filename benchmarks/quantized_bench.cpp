@@ -83,11 +83,13 @@ double recall(std::span<const ScoredItem> got, const std::vector<ScoredItem>& tr
   return truth.empty() ? 1.0 : double(hits) / double(truth.size());
 }
 
+// items_per_second counts the items scanned (N per query), as peers_bench.cpp does.
 void report(benchmark::State& state, const std::string& name, const bench::LoopTimer& timer,
             std::size_t bytes_per_pass) {
   const double seconds = timer.record(state, name, shape_of(state));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
                           static_cast<int64_t>(bytes_per_pass));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
   bench::ratio_counter(state, "x_fp32_ceiling", "Fp32StreamRead", shape_of(state), seconds);
   bench::ratio_counter(state, "x_fp32_topk", "Fp32TopK", shape_of(state), seconds);
 }

@@ -3,8 +3,8 @@
 //
 // Two scans, chosen by the number of queries; both return exactly what score_top_k returns for
 // each query (the same items, the same order, the same score bits):
-// - 1 to 3 queries: the rows are scored in blocks small enough to stay in L1 while every query
-//   scores them, with the single-query kernel's arithmetic.
+// - 1 to 3 queries (1 with SSE2): the rows are scored in blocks small enough to stay in L1 while
+//   every query scores them, with the single-query kernel's arithmetic.
 // - More: a register-blocked product in which each lane belongs to a query (the queries are
 //   transposed once; the item rows are read in place and broadcast), so no horizontal sum is
 //   needed and the FMA units do nearly all the work. Up to half a batch of queries, each query
@@ -162,19 +162,19 @@ inline void product_tile(const float* const* rows, const float* qt, std::size_t 
   const std::size_t steps = dim / G;
   // The cache lines of [prefetch, prefetch + prefetch_bytes) are requested one per step (a burst
   // of them would fill the line fill buffers and stall the FMAs behind it), the rest after.
-  const char* line = prefetch;
-  const char* const lines_end = prefetch + prefetch_bytes;
+  // Only offsets below prefetch_bytes form a pointer.
+  std::size_t line = 0;
   for (std::size_t t = 0; t < steps; ++t) {
 #if defined(__GNUC__)  // GCC and clang; elsewhere the hardware prefetcher alone
-    if (line < lines_end) {
-      __builtin_prefetch(line, 0, 2);
+    if (line < prefetch_bytes) {
+      __builtin_prefetch(prefetch + line, 0, 2);
       line += 64;
     }
 #endif
     step(qt + t * V * width, [t](const float* row) { return broadcast_elements<Arch, G>(row + t * G); });
   }
 #if defined(__GNUC__)
-  for (; line < lines_end; line += 64) __builtin_prefetch(line, 0, 2);
+  for (; line < prefetch_bytes; line += 64) __builtin_prefetch(prefetch + line, 0, 2);
 #endif
   if constexpr (G == 2) {
     // An odd last dimension: the odd lanes' query elements are 0 there (the row's last float is
@@ -189,9 +189,11 @@ inline void product_tile(const float* const* rows, const float* qt, std::size_t 
 }
 
 /// Folds a bound on the squared norms of rows [begin, end) into found.max_row_norm2 (or flags a
-/// row whose squared norm is not finite). Each row's x ⊙ x is summed into one batch; the
-/// lane-wise maximum of those batches, summed over its lanes, is at least every row's squared
-/// norm (Σ_l max_r s_r[l] ≥ max_r Σ_l s_r[l]) and costs one max per row, not a horizontal sum.
+/// row whose squared norm is not finite). Each row's x ⊙ x is summed into one batch (the
+/// dimensions past the last whole batch into a scalar); the lanes of the lane-wise maximum of
+/// those batches plus the largest scalar are at least every row's squared norm
+/// (Σ_l max_r s_r[l] ≥ max_r Σ_l s_r[l]) and at most W + 1 times the largest; it costs one max
+/// per row, not a horizontal sum.
 template <class Arch, class Found>
 void fold_row_norms(MatrixView items, std::size_t begin, std::size_t end, Found& found) noexcept {
   using Batch = xsimd::batch<float, Arch>;
@@ -249,19 +251,20 @@ struct ProductShape {
   static constexpr std::size_t width = xsimd::batch<float, Arch>::size;
   static constexpr std::size_t rows = width >= 16 ? 8 : 4;  // R
   static constexpr std::size_t vectors = width >= 16 ? 3 : width >= 8 ? 3 : 2;  // V at most
+  /// R when all the queries fit one vector: 8 chains of FMAs cover the FMA latency × 2 ports.
+  static constexpr std::size_t single_vector_rows = 8;
 };
 
 /// Scans rows [begin, end) of `items` for every query with the register-blocked product, G
 /// dimensions per lane (product_lanes_per_query), offering to `found` (capacity ≥ k + extra).
 /// Scores are the product's, not canonical.
-template <class Arch, std::size_t G, class Exclude>
+template <class Arch, std::size_t G, std::size_t R, class Exclude>
 void product_scan(MatrixView queries, MatrixView items, std::size_t begin, std::size_t end,
                   const Exclude& exclude, BatchCandidates<Arch>& found) {
   using Batch = xsimd::batch<float, Arch>;
   using Shape = ProductShape<Arch>;
   constexpr std::size_t width = Shape::width;
   constexpr std::size_t per_vector = width / G;  // queries per vector
-  constexpr std::size_t R = Shape::rows;
   const std::size_t nq = queries.rows();
   const std::size_t dim = items.cols();
   const std::size_t stride = items.stride();
@@ -417,6 +420,7 @@ inline double product_error_bound(const float* query, std::size_t dim, double ma
   for (std::size_t p = 0; p < dim; ++p) q2 += static_cast<double>(query[p]) * query[p];
   const double n = static_cast<double>(dim) + 2.0;
   const double u = std::ldexp(1.0, -24);
+  if (!(n * u < 0.5)) return std::numeric_limits<double>::infinity();  // γ's formula needs n·u < 1
   const double gamma = n * u / (1.0 - n * u);
   // The squared norms were summed in float: squares below 2⁻¹⁴⁹ underflow to 0 and subnormal
   // sums lose precision, an absolute error of at most 2⁻¹⁴⁹ per term.
@@ -437,9 +441,11 @@ void batch_scan(MatrixView queries, MatrixView items, std::size_t begin, std::si
   if (!use_product_scan<Arch>(queries.rows())) {
     small_batch_scan<Arch>(queries, items, begin, end, exclude, found);
   } else if (product_lanes_per_query<Arch>(queries.rows()) == 2) {
-    product_scan<Arch, 2>(queries, items, begin, end, exclude, found);
+    product_scan<Arch, 2, ProductShape<Arch>::single_vector_rows>(queries, items, begin, end, exclude, found);
+  } else if (queries.rows() <= xsimd::batch<float, Arch>::size) {
+    product_scan<Arch, 1, ProductShape<Arch>::single_vector_rows>(queries, items, begin, end, exclude, found);
   } else {
-    product_scan<Arch, 1>(queries, items, begin, end, exclude, found);
+    product_scan<Arch, 1, ProductShape<Arch>::rows>(queries, items, begin, end, exclude, found);
   }
 }
 
