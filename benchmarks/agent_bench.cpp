@@ -23,6 +23,7 @@
 #include <ratio>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -351,7 +352,8 @@ const mr::LinUcb& e2e_trained_model() {
 /// trained model and `Explorer`; serve returns the decision positions shown, and the agent learns
 /// from the simulated clicks on them between iterations (untimed). Single thread. Counters:
 /// p50_us, p99_us, p999_us (wall clock, what a user waits: preemption on a busy machine counts),
-/// cpu_p50_us, cpu_p99_us (this process's CPU time: what the code costs), and, when `baseline`
+/// cpu_p50_us, cpu_p99_us (this process's CPU time: what the code costs), exact_bonus_share (Ucb:
+/// the share of candidates whose bonus was computed, not pruned), and, when `baseline`
 /// ran before in the same process, x_<baseline> = its median ÷ this median (wall clock).
 template <class Explorer, class Serve>
 void e2e_latency(benchmark::State& state, const char* name, const char* baseline, Serve serve) {
@@ -365,6 +367,7 @@ void e2e_latency(benchmark::State& state, const char* name, const char* baseline
   wall_us.reserve(1 << 16);
   cpu_us.reserve(1 << 16);
   std::size_t t = 0;
+  double exact_bonuses = 0.0;  // summed over the timed iterations (Ucb: LinUcb's pruned top k)
   const auto one = [&](bool timed) {
     const mr::Context c = shop.context(t++);
     const std::clock_t cpu_start = std::clock();
@@ -375,6 +378,7 @@ void e2e_latency(benchmark::State& state, const char* name, const char* baseline
     if (timed) {
       wall_us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
       cpu_us.push_back(1e6 * static_cast<double>(cpu_stop - cpu_start) / CLOCKS_PER_SEC);
+      exact_bonuses += static_cast<double>(mr::detail::linear_scratch().exact_bonuses);
     }
     agent.learn(decision.id, shop.feedback(c, decision, shown, rng));
   };
@@ -389,6 +393,12 @@ void e2e_latency(benchmark::State& state, const char* name, const char* baseline
   state.counters["p999_us"] = at(wall_us, 999);
   state.counters["cpu_p50_us"] = at(cpu_us, 500);
   state.counters["cpu_p99_us"] = at(cpu_us, 990);
+  if constexpr (std::is_same_v<Explorer, mr::Ucb>) {
+    // The share of candidates whose bonus α·sqrt(φᵀA⁻¹φ) was computed exactly (the rest were
+    // pruned by their upper bound; see LinUcb::upper_bound_top_k).
+    state.counters["exact_bonus_share"] =
+        exact_bonuses / (static_cast<double>(wall_us.size()) * static_cast<double>(E2eShop::items));
+  }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(E2eShop::items));
   const double median_s = at(wall_us, 500) * 1e-6;
   bench::seconds_per_iteration()[{name, "e2e"}] = median_s;

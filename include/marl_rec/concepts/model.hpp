@@ -10,6 +10,7 @@
 
 #include "marl_rec/core/context.hpp"
 #include "marl_rec/core/rng.hpp"
+#include "marl_rec/simd/top_k.hpp"
 
 namespace marl_rec {
 
@@ -48,6 +49,23 @@ concept UncertainModel = Model<M> && requires(const M& fitted, const Context& co
                                               Candidates candidates, std::span<float> scores) {
   fitted.upper_bound(context, candidates, scores);
 };
+
+/// An UncertainModel that selects the top k of its own upper bounds (LinUcb does, skipping the
+/// bonus of candidates that cannot enter): `upper_bound_top_k(context, candidates, k, exclude,
+/// out)` writes the min(k, eligible) candidates of highest upper_bound as ScoredItem{position in
+/// candidates, bound}, best first, to out[0, n) and returns n: exactly, bit for bit, what
+/// simd::top_k over upper_bound's scores gives with the exclusion p ↦ exclude(candidates[p])
+/// (eligible: not excluded, bound not NaN; equal bounds: the earlier position first). `out` has
+/// room for min(k, candidates.size()); same checks and thread-safety as upper_bound. `exclude`
+/// may be asked about an item more than once (in increasing position order within each pass).
+/// The Ucb explorer uses it when the model has it.
+template <class M, class Exclude = NoExclusion>
+concept TopKUncertainModel =
+    UncertainModel<M> && ItemExclusion<Exclude> &&
+    requires(const M& fitted, const Context& context, Candidates candidates, std::size_t k,
+             const Exclude& exclude, std::span<ScoredItem> out) {
+      { fitted.upper_bound_top_k(context, candidates, k, exclude, out) } -> std::same_as<std::size_t>;
+    };
 
 /// A model with a posterior to sample from: `sample_scores` writes the scores of one draw of
 /// its parameters, using (only) `rng` for randomness, so a seeded Rng gives the same draw. Same

@@ -31,7 +31,8 @@ namespace marl_rec {
 
 /// A handle to a model shared by several owners (agents): every call is forwarded to one M held
 /// by a std::shared_ptr, and copies of a handle share that model — an update through one is seen
-/// by all. Satisfies Model, and UncertainModel / SamplingModel / SequentialModel when M does.
+/// by all. Satisfies Model, and UncertainModel / TopKUncertainModel / SamplingModel /
+/// SequentialModel when M does.
 ///
 /// - save() writes the shared model's state (M's own stream: a model saved through a handle
 ///   loads into a plain M, and the other way round); load() replaces the shared model's state, so
@@ -63,6 +64,13 @@ class Shared {
     requires UncertainModel<M>
   {
     model_->upper_bound(context, candidates, scores);
+  }
+  /// TopKUncertainModel::upper_bound_top_k of the shared model (when it has one).
+  template <ItemExclusion Exclude>
+    requires TopKUncertainModel<M, Exclude>
+  std::size_t upper_bound_top_k(const Context& context, Candidates candidates, std::size_t k,
+                                const Exclude& exclude, std::span<ScoredItem> out) const {
+    return model_->upper_bound_top_k(context, candidates, k, exclude, out);
   }
   /// SamplingModel::sample_scores of the shared model (when it has one).
   void sample_scores(const Context& context, Candidates candidates, std::span<float> scores, Rng& rng) const

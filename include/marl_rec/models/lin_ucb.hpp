@@ -57,8 +57,9 @@ struct LinUcbConfig {
 /// item features) and O(d) + O(n·da) for the mean; disjoint mode in O(n·d²). See
 /// detail::RidgePosterior for the precision choices.
 ///
-/// score / upper_bound are const, thread-safe and allocation-free after a first call of the same
-/// shape (their scratch is thread_local and only grows). Satisfies UncertainModel.
+/// score / upper_bound / upper_bound_top_k are const, thread-safe and allocation-free after a
+/// first call of the same shape (their scratch is thread_local and only grows). Satisfies
+/// UncertainModel and TopKUncertainModel.
 class LinUcb {
  public:
   /// A model whose dimensions the first update fixes. Throws Error on an invalid config.
@@ -84,6 +85,20 @@ class LinUcb {
   /// scores[i] = θ·φ + α sqrt(φᵀA⁻¹φ) for φ = φ(x, a_{candidates[i]}). Same checks as score.
   void upper_bound(const Context& context, Candidates candidates, std::span<float> scores) const {
     core_.upper_bound("LinUcb::upper_bound", context, candidates, scores, config_.alpha);
+  }
+
+  /// The min(k, eligible) candidates of highest upper_bound, best first, as positions into
+  /// `candidates` with their bounds, in out[0, count); returns the count. Exactly (bit for bit)
+  /// what simd::top_k over upper_bound's scores gives (see TopKUncertainModel); in shared mode
+  /// only the candidates whose bound can still reach the top k get their O(da²) bonus computed,
+  /// after an O(d³) certificate of λmax of the bonus matrix per call (see
+  /// detail::LinearBanditCore::upper_bound_top_k). `out` needs min(k, candidates.size())
+  /// entries. Same checks as upper_bound, plus `out`'s size.
+  template <ItemExclusion Exclude = NoExclusion>
+  std::size_t upper_bound_top_k(const Context& context, Candidates candidates, std::size_t k,
+                                const Exclude& exclude, std::span<ScoredItem> out) const {
+    return core_.upper_bound_top_k("LinUcb::upper_bound_top_k", context, candidates, k, exclude,
+                                   out, config_.alpha);
   }
 
   /// Learns that `item` shown in `context` earned `reward`: A += φφᵀ, b += rφ. Throws Error
@@ -189,5 +204,6 @@ class LinUcb {
 };
 
 static_assert(UncertainModel<LinUcb>);
+static_assert(TopKUncertainModel<LinUcb> && TopKUncertainModel<LinUcb, ExcludeBitset>);
 
 }  // namespace marl_rec

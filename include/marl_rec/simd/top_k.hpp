@@ -78,8 +78,9 @@ class ItemBitset {
 };
 
 /// An exclusion for single-query top-k: `ex(i)` is true when item i may not be returned.
-/// It is called only for items whose score could enter the top k, in increasing index order,
-/// and must give the same answer for the same item during one call.
+/// It is called only for items whose score could enter the top k, in increasing index order
+/// (a pruned selection such as LinUcb::upper_bound_top_k makes up to two such passes, so an
+/// item may be asked twice), and must give the same answer for the same item during one call.
 template <class F>
 concept ItemExclusion = std::predicate<const F&, std::size_t>;
 

@@ -44,10 +44,20 @@ class SlateBuilder {
   template <ItemExclusion Exclude>
   void take_best(std::span<const float> scores, Candidates candidates, std::size_t k,
                  const Exclude& exclude, Decision& out) {
+    take_ranked(greedy(scores, candidates, k, exclude), candidates, out);
+  }
+
+  /// Room for `capacity` ranked candidates (a model's own top k), reused from call to call.
+  std::span<ScoredItem> top_for(std::size_t capacity) {
+    if (top_.size() < capacity) top_.resize(capacity);
+    return {top_.data(), capacity};
+  }
+
+  /// Replaces out's items with `ranked` (positions into candidates, best first), propensity 1
+  /// each (a deterministic choice).
+  static void take_ranked(std::span<const ScoredItem> ranked, Candidates candidates, Decision& out) {
     start(out);
-    for (const ScoredItem& s : greedy(scores, candidates, k, exclude)) {
-      add(out, candidates[s.index], s.score, 1.0);
-    }
+    for (const ScoredItem& s : ranked) add(out, candidates[s.index], s.score, 1.0);
   }
 
   /// The positions of the eligible candidates (not excluded, score not NaN), in order.

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -85,11 +86,211 @@ struct LinearScratch {
   std::vector<float> phi;    // one materialised φ (disjoint mode)
   std::vector<float> q;      // one block of candidates' quadratic forms (shared mode)
   simd::QuadraticForm form;  // the per-candidate part of φᵀA⁻¹φ (shared mode)
+  // The pruned top k of upper bounds (LinearBanditCore::upper_bound_top_k):
+  std::vector<float> scores;           // per candidate: the mean, then (if computed) its bound
+  std::vector<float> bounds;           // per candidate: an upper bound of its exact bound
+  std::vector<float> norms;            // one block of squared item norms
+  std::vector<std::size_t> positions;  // the seed: positions of the highest bounds, sorted
+  std::vector<float> gathered;         // one block of item rows whose bonus is computed
+  std::vector<std::size_t> survivors;  // positions whose bound reaches the seed's threshold
+  std::vector<std::size_t> computed;   // the seed and the survivors, in position order
+  std::vector<ScoredItem> seed;        // the candidates of highest bound, then their top k
+  std::vector<float> seed_scores;      // the seed's exact bounds, then all computed ones
+  std::vector<float> m;                // M of the form, full and symmetric (power iteration)
+  std::vector<float> v;                // the power iteration's vector
+  std::vector<float> mv;               // M v
+  std::vector<double> chol;            // the Cholesky factor of μI − M
+  /// Candidates whose bonus the last upper_bound_top_k call on this thread computed exactly (all
+  /// of them on the full path): for tests and benchmarks.
+  std::size_t exact_bonuses = 0;
+  float pruned_base = 0.0f;  // the bonus's base of the pruned top k in progress
 };
 
+/// The thread's scratch, one per nesting level: user code that a model calls while its scratch
+/// is in use (the exclusion of upper_bound_top_k) runs one level deeper (DeeperLinearScratch), so
+/// a LinUcb call made from inside it gets scratch of its own instead of overwriting its caller's.
+struct LinearScratchLevels {
+  std::vector<std::unique_ptr<LinearScratch>> levels;
+  std::size_t depth = 0;
+};
+
+inline LinearScratchLevels& linear_scratch_levels() {
+  static thread_local LinearScratchLevels levels;
+  return levels;
+}
+
+/// The scratch of the thread's current level (allocated on a level's first use).
 inline LinearScratch& linear_scratch() {
-  static thread_local LinearScratch scratch;
-  return scratch;
+  LinearScratchLevels& l = linear_scratch_levels();
+  while (l.levels.size() <= l.depth) l.levels.push_back(std::make_unique<LinearScratch>());
+  return *l.levels[l.depth];
+}
+
+/// While alive, linear_scratch() is one level deeper on this thread.
+class DeeperLinearScratch {
+ public:
+  DeeperLinearScratch() noexcept { ++linear_scratch_levels().depth; }
+  ~DeeperLinearScratch() { --linear_scratch_levels().depth; }
+  DeeperLinearScratch(const DeeperLinearScratch&) = delete;
+  DeeperLinearScratch& operator=(const DeeperLinearScratch&) = delete;
+};
+
+/// Float's and double's unit roundoffs, and γ_n = n·u / (1 − n·u), the relative error bound of a
+/// sum of n rounded operations (Higham, Accuracy and Stability of Numerical Algorithms, §3.1).
+inline constexpr double float_unit = 0x1p-24;
+inline constexpr double double_unit = 0x1p-53;
+constexpr double rounding_gamma(double n, double unit) noexcept { return n * unit / (1.0 - n * unit); }
+
+/// A rigorous upper bound on the largest eigenvalue of the symmetric d × d matrix `m` (row-major,
+/// finite floats), no larger than `gershgorin` (a bound the caller has: max_j Σ_l |m_jl|).
+///
+/// Power iteration (in float, through simd::score) estimates λmax from below; μ slightly above
+/// the estimate is then certified by a Cholesky factorisation of B = μI − M in double: when it
+/// runs to completion, the computed factor R satisfies RᵀR = B + ΔB with |ΔB| ≤ γ_{d+1}|Rᵀ||R|
+/// (Higham, Thm 10.3, whatever B is), and RᵀR is positive semidefinite, so
+/// λmax(M) ≤ μ + ‖ΔB‖₂ + (the rounding of μ − m_jj) ≤ μ + γ_{d+1}‖R‖_F² + u·max_j |B_jj|.
+/// An uncertified μ is raised (by 1/128, 1/16, ×2), a certified one lowered by bisection towards
+/// the last refuted one, and without any certified μ below it the answer is `gershgorin`. O(d³);
+/// uses the thread's scratch, allocation-free once grown.
+inline double largest_eigenvalue_bound(std::span<const float> m, std::size_t d, double gershgorin,
+                                       LinearScratch& s) {
+  if (d == 0) return 0.0;
+  if (s.v.size() < d) s.v.resize(d);
+  if (s.mv.size() < d) s.mv.resize(d);
+  if (s.chol.size() < d * d) s.chol.resize(d * d);
+  const std::span<float> v(s.v.data(), d);
+  const std::span<float> mv(s.mv.data(), d);
+  const MatrixView matrix(m.first(d * d), d, d);
+  // A fixed, uneven start (a start orthogonal to the top eigenvector only costs pruning power:
+  // the certificate below does not trust the estimate).
+  for (std::size_t j = 0; j < d; ++j) v[j] = 1.0f + 0.125f * static_cast<float>(j % 7);
+  simd::l2_normalize(v);
+  // 48 steps: the Rayleigh quotient is then within about 1% of λmax on the learned A⁻¹ blocks
+  // measured (its convergence depends on the spread of the top eigenvalues, not only their gap).
+  double estimate = 0.0;
+  for (int step = 0; step < 48; ++step) {
+    simd::score(v, matrix, mv);
+    estimate = std::max(estimate, static_cast<double>(simd::dot(v, mv)));
+    if (!simd::l2_normalize(mv)) break;  // M v = 0 (or overflowed): keep the estimate
+    std::copy(mv.begin(), mv.end(), v.begin());
+  }
+  if (!std::isfinite(estimate)) estimate = 0.0;
+  const double floor = gershgorin * 0x1p-20;  // μ > 0 even when M ≈ 0
+  double* r = s.chol.data();
+  // The certified bound for μ, or +∞ when the factorisation of μI − M breaks down.
+  const auto certify = [&](double mu) {
+    double largest_diagonal = 0.0;
+    for (std::size_t i = 0; i < d; ++i) {
+      for (std::size_t j = 0; j < d; ++j) r[i * d + j] = j < i ? 0.0 : -static_cast<double>(m[i * d + j]);
+      r[i * d + i] += mu;
+      largest_diagonal = std::max(largest_diagonal, std::abs(r[i * d + i]));
+    }
+    double frobenius2 = 0.0;
+    for (std::size_t k = 0; k < d; ++k) {
+      const double pivot = r[k * d + k];
+      if (!(pivot > 0.0) || !std::isfinite(pivot)) return std::numeric_limits<double>::infinity();
+      const double rkk = std::sqrt(pivot);
+      const double inv = 1.0 / rkk;
+      r[k * d + k] = rkk;
+      frobenius2 += pivot;
+      for (std::size_t j = k + 1; j < d; ++j) {
+        r[k * d + j] *= inv;
+        frobenius2 += r[k * d + j] * r[k * d + j];
+      }
+      for (std::size_t i = k + 1; i < d; ++i) {
+        const double rki = r[k * d + i];
+        for (std::size_t j = i; j < d; ++j) r[i * d + j] -= rki * r[k * d + j];
+      }
+    }
+    // The margin's own rounding (a few double operations on it and μ) is covered by 1 + 2⁻²⁰.
+    const double margin = rounding_gamma(static_cast<double>(d + 1), double_unit) * frobenius2 +
+                          double_unit * largest_diagonal;
+    return (mu + margin) * (1.0 + 0x1p-20);
+  };
+  // μ above the estimate by growing steps; once one is certified, three bisection steps towards
+  // the last that was not (each pruned candidate is worth more than a factorisation's d³/6).
+  double refuted = estimate;
+  for (const double raise : {1.0 / 128.0, 1.0 / 16.0, 1.0}) {
+    double mu = estimate * (1.0 + raise) + floor;
+    if (!(mu < gershgorin)) break;
+    double bound = certify(mu);
+    if (!std::isfinite(bound)) {
+      refuted = mu;
+      continue;
+    }
+    for (int step = 0; step < 3; ++step) {
+      const double middle = 0.5 * (refuted + mu);
+      const double tighter = certify(middle);
+      if (std::isfinite(tighter)) {
+        mu = middle;
+        bound = tighter;
+      } else {
+        refuted = middle;
+      }
+    }
+    return std::min(gershgorin, bound);
+  }
+  return gershgorin;
+}
+
+/// Coefficients of a rigorous bound on what shared-mode scoring computes for the bonus² of an
+/// item row a from a prepared QuadraticForm q(a) = aᵀMa + 2c·a and a float `base`:
+/// fl(base + fl(q(a))) ≤ base + u|base| + quadratic·‖a‖² + linear·‖a‖ (real arithmetic) for
+/// every row a whose float evaluation does not overflow (see LinearBanditCore's pruning, which
+/// also bounds the magnitudes: `magnitude`·‖a‖² bounds |aᵀ|M||a|| and every partial sum of the
+/// kernel, up to the linear term). All +∞ when M or c holds a non-finite value.
+struct QuadraticFormBound {
+  double quadratic = 0.0;
+  double linear = 0.0;
+  double magnitude = 0.0;
+};
+
+/// The QuadraticFormBound of `form` (O(d³), see largest_eigenvalue_bound). Error analysis of
+/// simd::quadratic_forms: each row's q is a sum of the terms a_j N_jl a_l and 2c_j a_j through at
+/// most 2d + 136 rounded operations (z's FMAs, the accumulation over column batches, the lane
+/// reduction), so |fl(q) − q| ≤ γ (|a|ᵀ|M||a| + 2|c|·|a|) ≤ γ (G‖a‖² + 2‖c‖‖a‖) with
+/// G = max_j Σ_l |M_jl| ≥ λmax(|M|); and q ≤ λmax(M)⁺‖a‖² + 2‖c‖‖a‖. Adding base rounds once
+/// more: u|base + fl(q)| ≤ u|base| + u(1 + γ)(G‖a‖² + 2‖c‖‖a‖).
+inline QuadraticFormBound quadratic_form_bound(const simd::QuadraticForm& form, LinearScratch& s) {
+  constexpr double infinity = std::numeric_limits<double>::infinity();
+  const std::size_t d = form.dim();
+  if (s.m.size() < d * d) s.m.resize(d * d);
+  float* m = s.m.data();
+  bool finite = true;
+  // M from N: M_jj = N_jj, M_jl = M_lj = N_jl / 2 (halving the doubled float is exact).
+  for (std::size_t j = 0; j < d; ++j) {
+    const std::span<const float> row = form.doubled_upper_row(j);
+    m[j * d + j] = row[j];
+    finite = finite && std::isfinite(row[j]);
+    for (std::size_t l = j + 1; l < d; ++l) {
+      const float value = 0.5f * row[l];
+      m[j * d + l] = value;
+      m[l * d + j] = value;
+      finite = finite && std::isfinite(value);
+    }
+  }
+  double c2 = 0.0;
+  for (std::size_t j = 0; j < d; ++j) {
+    const double c = 0.5 * static_cast<double>(form.doubled_linear()[j]);
+    c2 += c * c;
+  }
+  finite = finite && std::isfinite(c2);
+  if (!finite) return {infinity, infinity, infinity};
+  double gershgorin = 0.0;
+  for (std::size_t j = 0; j < d; ++j) {
+    double sum = 0.0;
+    for (std::size_t l = 0; l < d; ++l) sum += std::abs(static_cast<double>(m[j * d + l]));
+    gershgorin = std::max(gershgorin, sum);
+  }
+  // Sums of d non-negative doubles: relative error below γ_d(double) ≪ 2⁻²⁰.
+  gershgorin *= 1.0 + 0x1p-20;
+  const double c_norm = std::sqrt(c2) * (1.0 + 0x1p-20);
+  const double lambda = largest_eigenvalue_bound(std::span<const float>(m, d * d), d, gershgorin, s);
+  const double gamma = rounding_gamma(static_cast<double>(2 * d + 136), float_unit);
+  const double slack = 1.0 + 0x1p-20;  // this function's own double roundings
+  return {.quadratic = (std::max(lambda, 0.0) + gamma * gershgorin + float_unit * (1.0 + gamma) * gershgorin) * slack,
+          .linear = 2.0 * (1.0 + gamma) * (1.0 + float_unit) * c_norm * slack,
+          .magnitude = gershgorin * slack};
 }
 
 /// Update-time work buffers, owned by the model (update is not const, so no thread_local):
@@ -482,14 +683,120 @@ class LinearBanditCore {
   void upper_bound(const char* fn, const Context& context, Candidates candidates,
                    std::span<float> scores, float alpha) const {
     const LinearDims dims = check_call(fn, context, candidates, scores.size());
-    const auto bound = [alpha](float mean, float q) {
-      return mean + alpha * std::sqrt(std::max(q, 0.0f));
+    upper_bounds(dims, context, candidates, scores, alpha);
+  }
+
+  /// The min(k, eligible) candidates of highest upper_bound (θ·φ + α sqrt(φᵀA⁻¹φ)), best first,
+  /// as positions into `candidates` with their bounds, in out[0, count); returns the count.
+  /// Exactly what simd::top_k over upper_bound's scores gives with the exclusion
+  /// p ↦ exclude(candidates[p]) (eligible: not excluded, bound not NaN; ties: the earlier
+  /// candidate), bit for bit. `out` needs min(k, candidates.size()) entries. Same checks as
+  /// upper_bound.
+  ///
+  /// Shared mode (sized, with item features) prunes: every candidate gets its mean θ·φ and an
+  /// upper bound of its score (see pruning_bounds), the bonus of the max(2k, 64) candidates of
+  /// highest bound is computed exactly, and the k-th best eligible score T among them discards
+  /// every candidate whose bound is below T; only the rest get their exact bonus. Those exact
+  /// bonuses use the same kernels and operations as upper_bound (simd::quadratic_forms gives a
+  /// listed row the bits of the whole-matrix call). Disjoint mode, the unsized prior, the
+  /// context map (no per-item bonus), non-finite bound inputs and calls where the seed covers
+  /// every candidate take the full path. `exclude` is called in increasing position order, in
+  /// up to two passes (the seed's, then the final selection's).
+  template <ItemExclusion Exclude>
+  std::size_t upper_bound_top_k(const char* fn, const Context& context, Candidates candidates,
+                                std::size_t k, const Exclude& exclude, std::span<ScoredItem> out,
+                                float alpha) const {
+    const std::size_t n = candidates.size();
+    const LinearDims dims = check_call(fn, context, candidates, n);
+    marl_rec::detail::check_at_least(fn, "out", out.size(), std::min(k, n));
+    LinearScratch& scratch = linear_scratch();
+    scratch.exact_bonuses = 0;
+    if (k == 0 || n == 0) return 0;
+    // The exclusion is user code called while the scratch holds this call's state: it runs a
+    // scratch level deeper, so that a model call from inside it cannot overwrite that state.
+    const auto excluded = [&](std::size_t position) {
+      const DeeperLinearScratch deeper;
+      return exclude(candidates[position]);
     };
-    if (s_.mode == LinearMode::disjoint || !shared_) {
-      per_candidate<true>(dims, context, candidates, scores, bound);
-      return;
+    const std::span<float> scores = grown(scratch.scores, n);
+    const std::size_t seed = k >= n / 4 ? n : std::max(2 * k, min_seed);
+    const bool prunable = s_.mode == LinearMode::shared && shared_ && dims.item > 0 && seed < n;
+    if (!prunable || !pruning_bounds_unchecked(dims, context, candidates, alpha)) {
+      upper_bounds(dims, context, candidates, scores, alpha);
+      scratch.exact_bonuses = n;
+      return simd::top_k(std::span<const float>(scores), k, out.first(std::min(k, n)), excluded);
     }
-    shared_bounds(dims, context, candidates, scores, bound);
+    // scratch.scores holds the means, scratch.bounds the bounds, scratch.form and base the
+    // bonus. The seed: the candidates of highest bound, in position order.
+    const std::span<float> bounds(scratch.bounds.data(), n);
+    const std::span<ScoredItem> top = grown(scratch.seed, seed);
+    const std::size_t seeded = simd::top_k(std::span<const float>(bounds), seed, top);
+    std::vector<std::size_t>& positions = scratch.positions;
+    positions.clear();
+    // Room for every candidate up front: how many survive varies from call to call, and a warm
+    // call must not allocate.
+    if (positions.capacity() < seed) positions.reserve(seed);
+    if (scratch.survivors.capacity() < n) scratch.survivors.reserve(n);
+    if (scratch.computed.capacity() < n) scratch.computed.reserve(n);
+    (void)grown(scratch.seed_scores, n);
+    for (std::size_t j = 0; j < seeded; ++j) positions.push_back(top[j].index);
+    std::sort(positions.begin(), positions.end());
+    exact_bounds(context, candidates, positions, alpha);
+    const std::span<float> seed_scores = grown(scratch.seed_scores, seeded);
+    for (std::size_t j = 0; j < seeded; ++j) {
+      seed_scores[j] = scores[positions[j]];
+      bounds[positions[j]] = std::numeric_limits<float>::quiet_NaN();  // done
+    }
+    const auto seed_excluded = [&](std::size_t j) { return excluded(positions[j]); };
+    const std::size_t best =
+        simd::top_k(std::span<const float>(seed_scores), k, top.first(std::min(k, seeded)), seed_excluded);
+    // k eligible candidates score ≥ threshold: one whose bound is below it cannot enter (equal
+    // may, on a tie with an earlier position), so it is left out of the final selection.
+    const float threshold = best == k ? top[k - 1].score : -std::numeric_limits<float>::infinity();
+    std::vector<std::size_t>& survivors = scratch.survivors;
+    survivors.resize(n);  // reserved: no allocation
+    std::size_t surviving = 0;
+    for (std::size_t p = 0; p < n; ++p) {
+      survivors[surviving] = p;
+      surviving += bounds[p] >= threshold ? 1 : 0;  // a NaN bound: in the seed, done
+    }
+    survivors.resize(surviving);
+    exact_bounds(context, candidates, survivors, alpha);
+    scratch.exact_bonuses = seeded + survivors.size();
+    // The final selection over the computed candidates only, in position order (ties and the
+    // exclusion's order as over all of them).
+    std::vector<std::size_t>& computed = scratch.computed;
+    computed.resize(seeded + survivors.size());
+    std::merge(positions.begin(), positions.end(), survivors.begin(), survivors.end(), computed.begin());
+    const std::span<float> computed_scores = grown(scratch.seed_scores, computed.size());
+    for (std::size_t j = 0; j < computed.size(); ++j) computed_scores[j] = scores[computed[j]];
+    const auto computed_excluded = [&](std::size_t j) { return excluded(computed[j]); };
+    const std::size_t chosen = simd::top_k(std::span<const float>(computed_scores), k,
+                                           out.first(std::min(k, computed.size())), computed_excluded);
+    for (std::size_t i = 0; i < chosen; ++i) out[i].index = computed[out[i].index];
+    return chosen;
+  }
+
+  /// Shared mode, sized, with item features (else false, writing nothing): means[i] = θ·φ_i
+  /// (score's bits) and bounds[i] ≥ the float upper_bound of candidate i: +∞ when no finite
+  /// bound is known (a non-finite feature, or magnitudes near float overflow), −∞ when the mean
+  /// is NaN or −∞ and the bonus finite (the upper_bound is then the mean: never chosen, or −∞). The
+  /// bound: bonus² = base + q(a) ≤ base + λ̄‖a‖² + 2‖c‖‖a‖ (λ̄ ≥ λmax(M), certified, see
+  /// quadratic_form_bound), with every rounding of the float computation accounted for; per
+  /// block of candidates it is relaxed to an affine function of ‖a‖² by the tangent bounds
+  /// ‖a‖ ≤ (t + ‖a‖²/t)/2 and √V ≤ (V + V₀)/(2√V₀), tight at the block's typical norm (exact
+  /// for unit-norm items). `means` and `bounds` need candidates.size() entries. For tests; the
+  /// pruned top k computes the same into the thread's scratch.
+  bool pruning_bounds(const char* fn, const Context& context, Candidates candidates,
+                      std::span<float> means, std::span<float> bounds, float alpha) const {
+    const LinearDims dims = check_call(fn, context, candidates, means.size());
+    marl_rec::detail::check_sizes_equal(fn, "bounds", bounds.size(), "candidates", candidates.size());
+    if (s_.mode != LinearMode::shared || !shared_ || dims.item == 0) return false;
+    if (!pruning_bounds_unchecked(dims, context, candidates, alpha)) return false;
+    const LinearScratch& scratch = linear_scratch();
+    std::copy_n(scratch.scores.begin(), candidates.size(), means.begin());
+    std::copy_n(scratch.bounds.begin(), candidates.size(), bounds.begin());
+    return true;
   }
 
   /// The scores of a draw θ̃ ~ N(θ, v² A⁻¹): one draw per call in shared mode (d normals); in
@@ -901,19 +1208,178 @@ class LinearBanditCore {
         std::fill(block_q.begin(), block_q.end(), 0.0f);
         score_items(mean.query, context, Candidates::all(count), block_scores, mean.offset);
       } else if (candidates.is_all()) {
-        // Rows b .. b + count of the item matrix, as a matrix of their own.
-        const MatrixView rows(
-            std::span<const float>(items.data() + b * items.stride(), (count - 1) * items.stride() + items.cols()),
-            count, items.cols(), items.stride());
-        score_items(mean.query, Context{.features = context.features, .items = rows}, Candidates::all(count),
-                    block_scores, mean.offset);
-        simd::quadratic_forms(form, rows, block_q);
+        block_means(mean, context, candidates, b, block_scores);
+        simd::quadratic_forms(form, block_rows(items, b, count), block_q);
       } else {
-        const std::span<const std::size_t> list = candidates.list().subspan(b, count);
-        score_items(mean.query, context, Candidates(list), block_scores, mean.offset);
-        simd::quadratic_forms(form, items, list, block_q);
+        block_means(mean, context, candidates, b, block_scores);
+        simd::quadratic_forms(form, items, candidates.list().subspan(b, count), block_q);
       }
       for (std::size_t i = 0; i < count; ++i) block_scores[i] = combine(block_scores[i], base + block_q[i]);
+    }
+  }
+
+  // Rows b .. b + count of the item matrix, as a matrix of their own.
+  static MatrixView block_rows(MatrixView items, std::size_t b, std::size_t count) {
+    return MatrixView(
+        std::span<const float>(items.data() + b * items.stride(), (count - 1) * items.stride() + items.cols()),
+        count, items.cols(), items.stride());
+  }
+
+  // The means of candidates [b, b + block_scores.size()) (with item features), as every shared
+  // path computes them: the pruned top k relies on getting the full path's bits.
+  static void block_means(const ItemAffine& mean, const Context& context, Candidates candidates,
+                          std::size_t b, std::span<float> block_scores) {
+    const std::size_t count = block_scores.size();
+    if (candidates.is_all()) {
+      score_items(mean.query, Context{.features = context.features, .items = block_rows(context.items, b, count)},
+                  Candidates::all(count), block_scores, mean.offset);
+    } else {
+      score_items(mean.query, context, Candidates(candidates.list().subspan(b, count)), block_scores, mean.offset);
+    }
+  }
+
+  // LinUcb's score from a mean and a bonus² (the one expression every path evaluates).
+  static float optimistic(float mean, float q, float alpha) noexcept {
+    return mean + alpha * std::sqrt(std::max(q, 0.0f));
+  }
+
+  // upper_bound after its checks: θ·φ + α sqrt(φᵀA⁻¹φ) for every candidate.
+  void upper_bounds(const LinearDims& dims, const Context& context, Candidates candidates,
+                    std::span<float> scores, float alpha) const {
+    const auto bound = [alpha](float mean, float q) { return optimistic(mean, q, alpha); };
+    if (s_.mode == LinearMode::disjoint || !shared_) {
+      per_candidate<true>(dims, context, candidates, scores, bound);
+      return;
+    }
+    shared_bounds(dims, context, candidates, scores, bound);
+  }
+
+  // The smallest seed of the pruned top k: below it, the seed's k-th score is a poor threshold.
+  static constexpr std::size_t min_seed = 64;
+
+  // Shared mode, sized, with item features: the thread's scratch gets the means (scores), the
+  // bounds of pruning_bounds (bounds), the bonus's form (form) and base (pruned_base). False
+  // when the form or base is not finite (no useful bound: the caller takes the full path).
+  bool pruning_bounds_unchecked(const LinearDims& dims, const Context& context, Candidates candidates,
+                                float alpha) const {
+    const ItemAffine mean = mean_of_items(shared_->theta(), dims, context);
+    const float base = prepare_bonus(dims, context);
+    LinearScratch& scratch = linear_scratch();
+    scratch.pruned_base = base;
+    const QuadraticFormBound form_bound = quadratic_form_bound(scratch.form, scratch);
+    if (!std::isfinite(base) || !std::isfinite(form_bound.quadratic) || !std::isfinite(form_bound.linear)) {
+      return false;
+    }
+    const std::size_t n = candidates.size();
+    const std::size_t da = dims.item;
+    const MatrixView items = context.items;
+    const std::span<float> scores = grown(scratch.scores, n);
+    const std::span<float> bounds = grown(scratch.bounds, n);
+    const std::span<float> norms = grown(scratch.norms, std::min(n, bound_block));
+    constexpr double u = float_unit;
+    constexpr float infinity = std::numeric_limits<float>::infinity();
+    // ‖a‖² ≤ its float sum × norm_scale + norm_floor (relative error ≤ γ, plus what
+    // underflowing squares lose).
+    const double norm_scale = 1.0 + 2.0 * rounding_gamma(static_cast<double>(da + 64), u);
+    const double norm_floor = static_cast<double>(da) * 0x1p-149;
+    // The kernel's absolute rounding below the normal range (subnormal partial sums).
+    const double subnormal_slack = static_cast<double>(da * da + 256) * 0x1p-149;
+    const double b0 = static_cast<double>(base);
+    // The float error analysis needs every partial sum of the kernel far from overflow: they are
+    // below |base| + (magnitude + linear)(‖a‖² + 1)(da + 1), kept under 2¹⁰⁰ by a limit on the
+    // float ‖a‖² (rows above it, or NaN, get an infinite bound: computed exactly).
+    const double growth = (form_bound.magnitude + form_bound.linear) * static_cast<double>(da + 1);
+    const double norm_room = growth > 0.0 ? (0x1p100 - std::abs(b0)) / growth - 1.0 : 0x1p100;
+    const float norm_limit = static_cast<float>(std::clamp((norm_room - norm_floor) / norm_scale / 2.0, 0.0, 0x1p100));
+    const double alpha_d = static_cast<double>(alpha);
+    // Rounded up to float with room for the float evaluation below (1 + 2⁻²⁰ > (1 + u)³).
+    const auto float_above = [](double x) {
+      // Past float's range the cast would be undefined: +∞ (the caller then bounds by +∞).
+      if (!(x * (1.0 + 0x1p-20) <= static_cast<double>(std::numeric_limits<float>::max()))) {
+        return std::numeric_limits<float>::infinity();
+      }
+      const auto f = static_cast<float>(x * (1.0 + 0x1p-20));
+      return static_cast<double>(f) >= x ? f : std::nextafter(f, std::numeric_limits<float>::infinity());
+    };
+    for (std::size_t b = 0; b < n; b += bound_block) {
+      const std::size_t count = std::min(bound_block, n - b);
+      const std::span<float> block_scores = scores.subspan(b, count);
+      block_means(mean, context, candidates, b, block_scores);
+      double sum = 0.0;
+      std::size_t finite = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        // One simd::dot per row (measured faster here, rows in L2, than a batched transposed sum).
+        const float* row = items.data() + candidates[b + i] * items.stride();
+        norms[i] = simd::kernels::Dot{}(simd::compat::default_arch{}, row, row, da);
+        if (norms[i] <= norm_limit) {
+          sum += static_cast<double>(norms[i]);
+          ++finite;
+        }
+      }
+      // The block's typical ‖a‖², where the tangent bounds below are tight.
+      const double typical = finite > 0 ? sum / static_cast<double>(finite) * norm_scale + norm_floor : 1.0;
+      double t = std::sqrt(typical);
+      if (!(t > 0.0) || !std::isfinite(t)) t = 1.0;
+      // bonus² ≤ v0 + v1‖a‖² (by ‖a‖ ≤ (t + ‖a‖²/t)/2; never below 0 where it matters).
+      const double v0 = std::max(0.0, b0 + u * std::abs(b0) + subnormal_slack + form_bound.linear * t / 2.0);
+      const double v1 = form_bound.quadratic + form_bound.linear / (2.0 * t);
+      double at = v0 + v1 * typical;
+      if (!(at > 0.0) || !std::isfinite(at)) at = 0x1p-100;
+      const double root = std::sqrt(at);
+      // α·sqrt(bonus²) ≤ β0 + β1‖a‖² (the tangent of sqrt at `at`). The score
+      // fl(m + fl(α fl(sqrt(fl(base + q))))) (or with one FMA) is at most
+      // m + u|m| + (1 + u)³(β0 + β1‖a‖²) plus subnormal roundings (< 2⁻¹²⁰).
+      const double beta0 = alpha_d * (v0 + at) / (2.0 * root);
+      const double beta1 = alpha_d * v1 / (2.0 * root);
+      // In float: bound = m + 8u|m| + (p0 + p1·float ‖a‖²): the coefficients, rounded up with
+      // room, and 8u instead of u absorb this evaluation's three roundings.
+      const float p0 = float_above((1.0 + 4.0 * u) * (beta0 + beta1 * norm_floor) + 0x1p-120);
+      const float p1 = float_above((1.0 + 4.0 * u) * beta1 * norm_scale);
+      const auto mean_slack = static_cast<float>(8.0 * u);
+      if (!std::isfinite(p0) || !std::isfinite(p1)) {
+        std::fill_n(bounds.begin() + static_cast<std::ptrdiff_t>(b), count, infinity);
+        continue;
+      }
+      float* block_bounds = bounds.data() + b;
+      const float* block_means_data = block_scores.data();
+      for (std::size_t i = 0; i < count; ++i) {
+        const float m = block_means_data[i];
+        const float bound = m + mean_slack * std::abs(m) + (p0 + p1 * norms[i]);
+        // A NaN bound means a NaN or infinite mean m with a finite bonus: the score is m (NaN or
+        // −∞: +∞ gives +∞ here), so −∞ bounds it (NaN is never chosen).
+        const float finite_norm_bound = bound == bound ? bound : -infinity;
+        block_bounds[i] = norms[i] <= norm_limit ? finite_norm_bound : infinity;  // NaN norms too
+      }
+    }
+    return true;
+  }
+
+  // scores[p] = optimistic(scores[p] (the mean), base + q(a_p)) for every listed position, in
+  // blocks, with the form and base pruning_bounds_unchecked left in the thread's scratch. Each
+  // block's rows are first copied together: scattered rows are fetched many at a time by the
+  // copy rather than one tile at a time by the kernel, and the kernel gives a row the same bits
+  // wherever it sits.
+  void exact_bounds(const Context& context, Candidates candidates, std::span<const std::size_t> positions,
+                    float alpha) const {
+    LinearScratch& scratch = linear_scratch();
+    const float base = scratch.pruned_base;
+    const MatrixView items = context.items;
+    const std::size_t da = items.cols();
+    const std::size_t block = std::min(positions.size(), bound_block);
+    const std::span<float> q = grown(scratch.q, block);
+    const std::span<float> gathered = grown(scratch.gathered, block * da);
+    float* scores = scratch.scores.data();
+    for (std::size_t b = 0; b < positions.size(); b += bound_block) {
+      const std::size_t count = std::min(bound_block, positions.size() - b);
+      for (std::size_t j = 0; j < count; ++j) {
+        const std::span<const float> row = items.row(candidates[positions[b + j]]);
+        std::copy(row.begin(), row.end(), gathered.begin() + static_cast<std::ptrdiff_t>(j * da));
+      }
+      simd::quadratic_forms(scratch.form, MatrixView(gathered.first(count * da), count, da), q.first(count));
+      for (std::size_t j = 0; j < count; ++j) {
+        float& score = scores[positions[b + j]];
+        score = optimistic(score, base + q[j], alpha);
+      }
     }
   }
 
