@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what marl_rec needs from Debian 12 and is missing; installs nothing when all is there.
-#   scripts/setup.sh [--with-clang] [--with-python] [--with-bench-peers]
+#   scripts/setup.sh [--with-clang] [--with-python] [--with-bench-peers] [--with-mpi]
 # --with-clang also installs clang and its sanitizer runtimes (CI builds with it: warnings, ASan).
 # --with-python also installs python3, which runs scripts/bench_plot.py (benchmark JSON → SVG)
 # and its tests (left out of the test suite when there is no Python).
 # --with-bench-peers also installs FAISS (with OpenMP OpenBLAS) and hnswlib, which the benchmark
 # program measures beside marl_rec (benchmarks/peers_bench.cpp) and which HnswCandidates and its
 # test need (each is left out when its library is missing).
+# --with-mpi also installs Open MPI (library, headers, mpiexec), which the distributed parts need
+# (include/marl_rec/dist/, built with -DMARL_REC_BUILD_DISTRIBUTED=ON or the `mpi` preset).
 set -euo pipefail
 
 packages=(cmake g++ ninja-build pkgconf libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev)
@@ -15,7 +17,8 @@ for arg in "$@"; do
     --with-clang) packages+=(clang libclang-rt-14-dev) ;;
     --with-python) packages+=(python3) ;;
     --with-bench-peers) packages+=(libfaiss-dev libopenblas-openmp-dev libhnswlib-dev) ;;
-    *) echo "setup.sh: unknown option '$arg' (known: --with-clang, --with-python, --with-bench-peers)" >&2; exit 2 ;;
+    --with-mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    *) echo "setup.sh: unknown option '$arg' (known: --with-clang, --with-python, --with-bench-peers, --with-mpi)" >&2; exit 2 ;;
   esac
 done
 

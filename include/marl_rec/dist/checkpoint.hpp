@@ -1,0 +1,149 @@
+// marl_rec — checkpoints of a job whose state is spread over MPI ranks: each rank saves its own
+// part (its models, its copy of the averager, ...) to its own file with the persistence layer's
+// atomic save (io::save_file), and a restart loads, on every rank, the newest round that every
+// rank saved completely.
+//
+// Why it is consistent: a rank deletes its older checkpoints only after every rank has reported
+// its save of round R complete (one dist::agree). So at any moment each rank holds its newest
+// complete round and, if a save of a newer round was under way on some rank, also the round
+// before; the newest round every rank holds (the minimum over the ranks of each rank's newest)
+// is then held by every rank. A job killed at any moment restarts from that round, losing only
+// the work done since it.
+//
+// Needs MPI (see dist/communicator.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <mpi.h>
+
+#include "marl_rec/core/error.hpp"
+#include "marl_rec/dist/communicator.hpp"
+#include "marl_rec/io/model_file.hpp"
+
+namespace marl_rec::dist {
+
+/// The checkpoint files of one job in one folder (shared by the ranks or not: each rank writes
+/// and reads only its own files, `rank<R>.round<N>.mrec`). Collective members are called by
+/// every rank at the same point; a failure on any rank throws Error on every rank (that rank's
+/// with the details, naming the path).
+class CheckpointFiles {
+ public:
+  /// The checkpoints of this rank of `comm` in `folder` (created if missing, by save()).
+  /// `comm` must outlive this object. Local.
+  CheckpointFiles(const Communicator& comm, std::filesystem::path folder)
+      : comm_(&comm), folder_(std::move(folder)) {}
+
+  /// The file of `rank`'s checkpoint of round `round`.
+  std::filesystem::path path(int rank, std::uint64_t round) const {
+    return folder_ / ("rank" + std::to_string(rank) + ".round" + std::to_string(round) + ".mrec");
+  }
+
+  /// Collective: saves `object` (`object.save(std::ostream&) const`, one stream) as this rank's
+  /// checkpoint of round `round` (io::save_file: atomic), waits until every rank has saved, then
+  /// removes this rank's checkpoints of other rounds. Throws Error on every rank when any rank's
+  /// save failed (nothing is removed then).
+  template <class T>
+  void save(std::uint64_t round, const T& object) {
+    constexpr const char* where = "dist::CheckpointFiles::save";
+    std::string error;
+    try {
+      std::filesystem::create_directories(folder_);
+      io::save_file(path(comm_->rank(), round), object);
+    } catch (const std::exception& e) {
+      error = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": " + e.what();
+    }
+    agree(*comm_, where, error);
+    // Every rank holds round `round` now: the older ones are not needed any more.
+    for (const std::uint64_t r : local_rounds()) {
+      if (r == round) continue;
+      std::error_code ignored;  // a file left behind is harmless: a later save removes it
+      std::filesystem::remove(path(comm_->rank(), r), ignored);
+    }
+  }
+
+  /// Collective: the newest round of which every rank holds a checkpoint, or nothing when some
+  /// rank holds none (a fresh start).
+  std::optional<std::uint64_t> latest_round() const {
+    constexpr const char* where = "dist::CheckpointFiles::latest_round";
+    const std::vector<std::uint64_t> rounds = local_rounds();
+    // Shifted by one so that 0 means "none" and MPI_MIN picks it.
+    std::uint64_t newest = rounds.empty() ? 0 : *std::max_element(rounds.begin(), rounds.end()) + 1;
+    comm_->check(MPI_Allreduce(MPI_IN_PLACE, &newest, 1, MPI_UINT64_T, MPI_MIN, comm_->get()), where,
+                 "MPI_Allreduce");
+    if (newest == 0) return std::nullopt;
+    return newest - 1;
+  }
+
+  /// Collective: loads this rank's checkpoint of round `round` into `object`
+  /// (`object.load(std::istream&)`, which may itself be collective, as a container holding an
+  /// MpiFederatedAveraging is). Every rank first reads its whole file; when any rank cannot,
+  /// every rank throws before any load. A load that throws on some rank throws Error on every
+  /// rank; the object is then as its own load left it: unchanged where it failed (marl_rec's
+  /// loads change nothing on failure), loaded on the ranks where it succeeded.
+  template <class T>
+  void load(std::uint64_t round, T& object) const {
+    constexpr const char* where = "dist::CheckpointFiles::load";
+    const std::filesystem::path file = path(comm_->rank(), round);
+    std::string bytes, error;
+    {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) {
+        error = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": cannot open '" +
+                file.string() + "'";
+      } else {
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        if (in.bad()) error = std::string(where) + ": rank " + std::to_string(comm_->rank()) +
+                              ": cannot read '" + file.string() + "'";
+      }
+    }
+    agree(*comm_, where, error);
+    try {
+      std::istringstream in(bytes);
+      object.load(in);
+      if (in.peek() != std::char_traits<char>::eof()) {
+        error = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" + file.string() +
+                "' has bytes after its stream";
+      }
+    } catch (const std::exception& e) {
+      error = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": loading '" +
+              file.string() + "': " + e.what();
+    }
+    agree(*comm_, where, error);
+  }
+
+ private:
+  // The rounds of this rank's checkpoint files (names that parse exactly; temporaries of an
+  // interrupted save, `<name>.tmp-…`, do not).
+  std::vector<std::uint64_t> local_rounds() const {
+    std::vector<std::uint64_t> rounds;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder_, ec)) return rounds;
+    const std::string prefix = "rank" + std::to_string(comm_->rank()) + ".round";
+    for (const auto& entry : std::filesystem::directory_iterator(folder_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with(prefix) || !name.ends_with(".mrec")) continue;
+      const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - 5);
+      if (digits.empty() || digits.size() > 19 ||
+          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        continue;
+      }
+      rounds.push_back(std::stoull(digits));
+    }
+    return rounds;
+  }
+
+  const Communicator* comm_;
+  std::filesystem::path folder_;
+};
+
+}  // namespace marl_rec::dist
