@@ -120,6 +120,35 @@ struct FederatedRound {
 /// by the feedback it learned since the previous round. A context without a user is an Error.
 /// With privacy, or η ≠ 1, call broadcast() on the agents' freshly built models (Agent::with_model)
 /// before the Coordinator takes them; the first page is refused otherwise.
+namespace detail {
+
+/// Checks agent-level privacy settings (FederatedAveraging's and dist::MpiFederatedAveraging's):
+/// Error "<where>: config.privacy.clip_norm … is not finite and > 0" (and noise_multiplier,
+/// delta) otherwise.
+inline void check_federated_privacy(const FederatedAveragingConfig::Privacy& privacy, const char* where) {
+  const auto fail = [where](const std::string& what) {
+    return [where, what] { return std::string(where) + ": config.privacy." + what; };
+  };
+  require(std::isfinite(privacy.clip_norm) && privacy.clip_norm > 0.0,
+          fail("clip_norm " + std::to_string(privacy.clip_norm) + " is not finite and > 0"));
+  require(std::isfinite(privacy.noise_multiplier) && privacy.noise_multiplier >= 0.0,
+          fail("noise_multiplier " + std::to_string(privacy.noise_multiplier) + " is not finite and >= 0"));
+  require(privacy.delta > 0.0 && privacy.delta < 1.0,
+          fail("delta " + std::to_string(privacy.delta) + " is not in (0, 1)"));
+}
+
+/// The seed of round `round`'s noise: a SplitMix64 mix of (seed, round), so rounds get unrelated
+/// streams. Shared by FederatedAveraging and dist::MpiFederatedAveraging, so that one seed gives
+/// the same noise in process and over MPI.
+inline std::uint64_t federated_noise_seed(std::uint64_t seed, std::uint64_t round) noexcept {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (round + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace detail
+
 class FederatedAveraging {
  public:
   using Config = FederatedAveragingConfig;
@@ -404,20 +433,7 @@ class FederatedAveraging {
   std::vector<std::uint64_t> seen_feedback_{};
 
   static void check(const Config& c, const char* where) {
-    const auto fail = [where](const std::string& what) {
-      return [where, what] { return std::string(where) + ": config.privacy." + what; };
-    };
-    marl_rec::detail::require(
-        std::isfinite(c.privacy.clip_norm) && c.privacy.clip_norm > 0.0,
-        fail("clip_norm " + std::to_string(c.privacy.clip_norm) + " is not finite and > 0"));
-    marl_rec::detail::require(std::isfinite(c.privacy.noise_multiplier) &&
-                                  c.privacy.noise_multiplier >= 0.0,
-                              fail("noise_multiplier " +
-                                   std::to_string(c.privacy.noise_multiplier) +
-                                   " is not finite and >= 0"));
-    marl_rec::detail::require(
-        c.privacy.delta > 0.0 && c.privacy.delta < 1.0,
-        fail("delta " + std::to_string(c.privacy.delta) + " is not in (0, 1)"));
+    marl_rec::detail::check_federated_privacy(c.privacy, where);
     marl_rec::detail::require(c.pages_per_round >= 1, [&] {
       return std::string(where) + ": config.pages_per_round must be at least 1";
     });
@@ -503,20 +519,12 @@ class FederatedAveraging {
     }
     report.noise_std = config_.privacy.noise_multiplier * clip * largest / total;
     const double eta = config_.server_learning_rate;
-    Rng rng(noise_seed(config_.seed, rounds_));
+    Rng rng(marl_rec::detail::federated_noise_seed(config_.seed, rounds_));
     for (std::size_t k = 0; k < global_.size(); ++k) {
       const double noise = report.noise_std > 0.0 ? report.noise_std * rng.normal() : 0.0;
       next_[k] =
           static_cast<float>(static_cast<double>(global_[k]) + eta * (sum_[k] / total + noise));
     }
-  }
-
-  // The seed of round t's noise: a SplitMix64 mix of (seed, t), so rounds get unrelated streams.
-  static std::uint64_t noise_seed(std::uint64_t seed, std::uint64_t round) noexcept {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (round + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
   }
 
   Config config_{};

@@ -251,7 +251,7 @@ class MpiFederatedAveraging {
     const double eta = config_.server_learning_rate;
     next_.resize(n);
     if (report.noise_std > 0.0) {
-      Rng rng(noise_seed(config_.seed, rounds_));
+      Rng rng(marl_rec::detail::federated_noise_seed(config_.seed, rounds_));
       for (std::size_t k = 0; k < n; ++k) {
         const double noise = report.noise_std * rng.normal();
         next_[k] = static_cast<float>(static_cast<double>(global_[k]) + eta * (sums_[k] / total + noise));
@@ -435,15 +435,7 @@ class MpiFederatedAveraging {
     const auto fail = [where](const std::string& what) {
       return [where, what] { return std::string(where) + ": config." + what; };
     };
-    marl_rec::detail::require(std::isfinite(c.privacy.clip_norm) && c.privacy.clip_norm > 0.0,
-                              fail("privacy.clip_norm " + std::to_string(c.privacy.clip_norm) +
-                                   " is not finite and > 0"));
-    marl_rec::detail::require(
-        std::isfinite(c.privacy.noise_multiplier) && c.privacy.noise_multiplier >= 0.0,
-        fail("privacy.noise_multiplier " + std::to_string(c.privacy.noise_multiplier) +
-             " is not finite and >= 0"));
-    marl_rec::detail::require(c.privacy.delta > 0.0 && c.privacy.delta < 1.0,
-                              fail("privacy.delta " + std::to_string(c.privacy.delta) + " is not in (0, 1)"));
+    marl_rec::detail::check_federated_privacy(c.privacy, where);
     marl_rec::detail::require(std::isfinite(c.server_learning_rate) && c.server_learning_rate > 0.0,
                               fail("server_learning_rate " + std::to_string(c.server_learning_rate) +
                                    " is not finite and > 0"));
@@ -533,14 +525,6 @@ class MpiFederatedAveraging {
     return h ^ (h >> 31);
   }
 
-  // The seed of round t's noise: FederatedAveraging's (coord/federated_averaging.hpp), so that the
-  // same seed gives the same noise in process and over MPI (the tests compare the two).
-  static std::uint64_t noise_seed(std::uint64_t seed, std::uint64_t round) noexcept {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (round + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
 
   const Communicator* comm_;
   Config config_;
