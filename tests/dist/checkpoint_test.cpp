@@ -90,6 +90,30 @@ TEST_CASE("CheckpointFiles: restart from the newest round every rank saved, olde
   if (comm.rank() == 0) std::filesystem::remove_all(folder);
 }
 
+TEST_CASE("CheckpointFiles: interrupted saves in two runs leave different newer rounds: the restart point is held by every rank") {
+  const Communicator comm(MPI_COMM_WORLD);
+  if (comm.size() < 2) return;  // one rank holds every round it saved
+  const std::filesystem::path folder = fresh_folder(comm, "checkpoint_two_runs");
+  CheckpointFiles files(comm, folder);
+  files.save(4, Counter{40 + static_cast<std::uint64_t>(comm.rank())});
+  // Run 1 died during round 7's save (it reached rank 0 only); run 2, resumed from 4, died
+  // during round 6's save (it reached the last rank only).
+  const int last = comm.size() - 1;
+  if (comm.rank() == 0) marl_rec::io::save_file(files.path(0, 7), Counter{70});
+  if (comm.rank() == last) marl_rec::io::save_file(files.path(last, 6), Counter{60});
+  MPI_Barrier(comm.get());
+  CHECK(files.latest_round() == std::optional<std::uint64_t>(4));
+  Counter loaded;
+  files.load(4, loaded);
+  CHECK(loaded.value == 40 + static_cast<std::uint64_t>(comm.rank()));
+  // The load removed the newer rounds of the abandoned histories.
+  CHECK_FALSE(std::filesystem::exists(files.path(comm.rank(), 6)));
+  CHECK_FALSE(std::filesystem::exists(files.path(comm.rank(), 7)));
+  CHECK(std::filesystem::exists(files.path(comm.rank(), 4)));
+  MPI_Barrier(comm.get());
+  if (comm.rank() == 0) std::filesystem::remove_all(folder);
+}
+
 TEST_CASE("CheckpointFiles: a missing or damaged file on one rank is an Error on every rank") {
   const Communicator comm(MPI_COMM_WORLD);
   const std::filesystem::path folder = fresh_folder(comm, "checkpoint_damage");

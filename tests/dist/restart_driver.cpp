@@ -124,7 +124,7 @@ struct RankState {
       averager_bytes = r.stream("averager");
       for (std::size_t j = 0; j < loaded.size(); ++j) r.object("agent" + std::to_string(j), loaded[j]);
       r.finish();
-    } catch (const mr::Error& e) {
+    } catch (const std::exception& e) {  // every local failure is agreed (a collective load)
       error = "rank " + std::to_string(comm->rank()) + ": " + e.what();
     }
     mr::dist::agree(*comm, "restart_driver: loading a checkpoint", error);

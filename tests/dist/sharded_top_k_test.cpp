@@ -186,8 +186,9 @@ TEST_CASE("sharded top-k batch equals single-process score_top_k_batch and score
         const MatrixView local(std::span<const float>(values).subspan(bounds[r] * dim),
                                bounds[r + 1] - bounds[r], dim);
         const std::vector<float> real_queries = catalog(nq, dim, seed + 7, false, false);
-        // Strided query rows on odd seeds (the broadcast then goes row by row).
-        const std::size_t stride = seed % 2 == 1 ? dim + 3 : dim;
+        // Strided query rows on every other rank, alternating with the seed: ranks with different
+        // strides must still make matching MPI calls (a strided view is packed for the broadcast).
+        const std::size_t stride = (seed + static_cast<std::uint64_t>(comm.rank())) % 2 == 1 ? dim + 3 : dim;
         std::vector<float> buffer(nq * stride, 0.0f);
         if (comm.rank() == 0) {
           for (std::size_t q = 0; q < nq; ++q) {
@@ -207,6 +208,12 @@ TEST_CASE("sharded top-k batch equals single-process score_top_k_batch and score
           marl_rec::dist::sharded_score_top_k_batch(comm, queries, local, bounds[r], k, got, got_counts, 0,
                                                     exclude);
           bool ok = got_counts == expected_counts;
+          // Every rank's query buffer now holds the root's queries.
+          for (std::size_t q = 0; q < nq && ok; ++q) {
+            ok = std::equal(real_queries.begin() + static_cast<std::ptrdiff_t>(q * dim),
+                            real_queries.begin() + static_cast<std::ptrdiff_t>((q + 1) * dim),
+                            buffer.begin() + static_cast<std::ptrdiff_t>(q * stride));
+          }
           for (std::size_t q = 0; q < nq && ok; ++q) {
             ok = identical(std::span(got).subspan(q * capacity, got_counts[q]),
                            std::span(expected).subspan(q * capacity, expected_counts[q]));

@@ -74,6 +74,35 @@ struct FederatedRound {
   double noise_std = 0.0;
 };
 
+namespace detail {
+
+/// Checks agent-level privacy settings (FederatedAveraging's and dist::MpiFederatedAveraging's):
+/// Error "<where>: config.privacy.clip_norm … is not finite and > 0" (and noise_multiplier,
+/// delta) otherwise.
+inline void check_federated_privacy(const FederatedAveragingConfig::Privacy& privacy, const char* where) {
+  const auto fail = [where](const std::string& what) {
+    return [where, what] { return std::string(where) + ": config.privacy." + what; };
+  };
+  require(std::isfinite(privacy.clip_norm) && privacy.clip_norm > 0.0,
+          fail("clip_norm " + std::to_string(privacy.clip_norm) + " is not finite and > 0"));
+  require(std::isfinite(privacy.noise_multiplier) && privacy.noise_multiplier >= 0.0,
+          fail("noise_multiplier " + std::to_string(privacy.noise_multiplier) + " is not finite and >= 0"));
+  require(privacy.delta > 0.0 && privacy.delta < 1.0,
+          fail("delta " + std::to_string(privacy.delta) + " is not in (0, 1)"));
+}
+
+/// The seed of round `round`'s noise: a SplitMix64 mix of (seed, round), so rounds get unrelated
+/// streams. Shared by FederatedAveraging and dist::MpiFederatedAveraging, so that one seed gives
+/// the same noise in process and over MPI.
+inline std::uint64_t federated_noise_seed(std::uint64_t seed, std::uint64_t round) noexcept {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (round + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace detail
+
 /// The federated-averaging core (McMahan et al. 2017, "Communication-efficient learning of deep
 /// networks from decentralized data"): n agents each train their own copy of a FederatedModel on
 /// their own data; a round replaces every agent's shared parameters by the same global vector g.
@@ -120,35 +149,6 @@ struct FederatedRound {
 /// by the feedback it learned since the previous round. A context without a user is an Error.
 /// With privacy, or η ≠ 1, call broadcast() on the agents' freshly built models (Agent::with_model)
 /// before the Coordinator takes them; the first page is refused otherwise.
-namespace detail {
-
-/// Checks agent-level privacy settings (FederatedAveraging's and dist::MpiFederatedAveraging's):
-/// Error "<where>: config.privacy.clip_norm … is not finite and > 0" (and noise_multiplier,
-/// delta) otherwise.
-inline void check_federated_privacy(const FederatedAveragingConfig::Privacy& privacy, const char* where) {
-  const auto fail = [where](const std::string& what) {
-    return [where, what] { return std::string(where) + ": config.privacy." + what; };
-  };
-  require(std::isfinite(privacy.clip_norm) && privacy.clip_norm > 0.0,
-          fail("clip_norm " + std::to_string(privacy.clip_norm) + " is not finite and > 0"));
-  require(std::isfinite(privacy.noise_multiplier) && privacy.noise_multiplier >= 0.0,
-          fail("noise_multiplier " + std::to_string(privacy.noise_multiplier) + " is not finite and >= 0"));
-  require(privacy.delta > 0.0 && privacy.delta < 1.0,
-          fail("delta " + std::to_string(privacy.delta) + " is not in (0, 1)"));
-}
-
-/// The seed of round `round`'s noise: a SplitMix64 mix of (seed, round), so rounds get unrelated
-/// streams. Shared by FederatedAveraging and dist::MpiFederatedAveraging, so that one seed gives
-/// the same noise in process and over MPI.
-inline std::uint64_t federated_noise_seed(std::uint64_t seed, std::uint64_t round) noexcept {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (round + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace detail
-
 class FederatedAveraging {
  public:
   using Config = FederatedAveragingConfig;

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -71,17 +72,28 @@ class CheckpointFiles {
     }
   }
 
-  /// Collective: the newest round of which every rank holds a checkpoint, or nothing when some
-  /// rank holds none (a fresh start).
+  /// Collective: the newest round of which every rank holds a checkpoint, or nothing when no
+  /// round is held by every rank (a fresh start). Ranks may hold different sets of rounds (a
+  /// save interrupted in one run, another in the next): the answer is in every rank's set.
   std::optional<std::uint64_t> latest_round() const {
     constexpr const char* where = "dist::CheckpointFiles::latest_round";
     const std::vector<std::uint64_t> rounds = local_rounds();
-    // Shifted by one so that 0 means "none" and MPI_MIN picks it.
-    std::uint64_t newest = rounds.empty() ? 0 : *std::max_element(rounds.begin(), rounds.end()) + 1;
-    comm_->check(MPI_Allreduce(MPI_IN_PLACE, &newest, 1, MPI_UINT64_T, MPI_MIN, comm_->get()), where,
-                 "MPI_Allreduce");
-    if (newest == 0) return std::nullopt;
-    return newest - 1;
+    // Rounds shifted by one, so that 0 means "none" and MPI_MIN picks it. Each pass takes, over
+    // the ranks, the smallest of each rank's newest round not above the candidate; the candidate
+    // only falls, and it stays put exactly when every rank holds it. Every rank makes the same
+    // passes (they depend on reduced values only).
+    std::uint64_t candidate = std::numeric_limits<std::uint64_t>::max();
+    for (;;) {
+      std::uint64_t newest = 0;
+      for (const std::uint64_t r : rounds) {
+        if (r + 1 <= candidate) newest = std::max(newest, r + 1);
+      }
+      comm_->check(MPI_Allreduce(MPI_IN_PLACE, &newest, 1, MPI_UINT64_T, MPI_MIN, comm_->get()), where,
+                   "MPI_Allreduce");
+      if (newest == 0) return std::nullopt;
+      if (newest == candidate) return newest - 1;
+      candidate = newest;
+    }
   }
 
   /// Collective: loads this rank's checkpoint of round `round` into `object`
@@ -89,7 +101,12 @@ class CheckpointFiles {
   /// MpiFederatedAveraging is). Every rank first reads its whole file; when any rank cannot,
   /// every rank throws before any load. A load that throws on some rank throws Error on every
   /// rank; the object is then as its own load left it: unchanged where it failed (marl_rec's
-  /// loads change nothing on failure), loaded on the ranks where it succeeded.
+  /// loads change nothing on failure), loaded on the ranks where it succeeded. A collective
+  /// `object.load` must turn every local failure (any exception) into an agreed one, as
+  /// MpiFederatedAveraging::load does, or one rank would leave the others in a collective.
+  /// After a successful load, each rank deletes its checkpoints of rounds newer than `round`
+  /// (left by saves that did not complete on every rank), so that later restarts cannot mix
+  /// them with the history that continues from `round`.
   template <class T>
   void load(std::uint64_t round, T& object) const {
     constexpr const char* where = "dist::CheckpointFiles::load";
@@ -119,6 +136,11 @@ class CheckpointFiles {
               file.string() + "': " + e.what();
     }
     agree(*comm_, where, error);
+    for (const std::uint64_t r : local_rounds()) {
+      if (r <= round) continue;
+      std::error_code ignored;  // a file left behind only costs disk: latest_round() skips it
+      std::filesystem::remove(path(comm_->rank(), r), ignored);
+    }
   }
 
  private:

@@ -343,7 +343,7 @@ class MpiFederatedAveraging {
     std::string error;
     try {
       loaded = read(in, where);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // any local failure (bad_alloc too) is agreed, not left
       error = "rank " + std::to_string(comm_->rank()) + ": " + e.what();
     }
     agree(*comm_, where, error);

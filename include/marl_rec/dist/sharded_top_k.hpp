@@ -270,7 +270,7 @@ std::size_t sharded_score_top_k(const Communicator& comm, std::span<float> query
 /// `exclude(q, i)` takes a global row index i and must not throw. `out` needs Q × min(k, total rows) elements and
 /// `counts` Q, on every rank. Errors as sharded_score_top_k (every rank, naming the one at
 /// fault; also a different Q on some rank). One MPI_Allgather of the arguments, one MPI_Bcast
-/// of the queries (one per row when `queries` is strided), one MPI_Allgather of Q ×
+/// of the queries (a strided view is packed into a copy first), one MPI_Allgather of Q ×
 /// min(k, largest shard) pairs per rank.
 template <BatchItemExclusion Exclude = NoExclusion>
 void sharded_score_top_k_batch(const Communicator& comm, MutableMatrixView queries, MatrixView local_items,
@@ -291,13 +291,23 @@ void sharded_score_top_k_batch(const Communicator& comm, MutableMatrixView queri
   const std::size_t nq = queries.rows();
   std::fill(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(nq), std::size_t{0});
   if (nq == 0) return;
-  if (queries.stride() == queries.cols()) {
-    comm.check(MPI_Bcast(queries.data(), static_cast<int>(nq * layout.dim), MPI_FLOAT, root, comm.get()),
-               where, "MPI_Bcast");
-  } else {
+  // One broadcast of Q × d floats on every rank, whatever each rank's own stride: a strided view
+  // is packed (root) or unpacked (the others) locally, so the ranks' MPI calls always match.
+  const bool contiguous = queries.stride() == queries.cols();
+  std::vector<float> packed;
+  float* buffer = queries.data();
+  if (!contiguous) {
+    packed.resize(nq * layout.dim);
+    if (comm.rank() == root) {
+      for (std::size_t q = 0; q < nq; ++q) std::copy_n(queries.row(q).begin(), layout.dim, packed.begin() + static_cast<std::ptrdiff_t>(q * layout.dim));
+    }
+    buffer = packed.data();
+  }
+  comm.check(MPI_Bcast(buffer, static_cast<int>(nq * layout.dim), MPI_FLOAT, root, comm.get()), where,
+             "MPI_Bcast");
+  if (!contiguous && comm.rank() != root) {
     for (std::size_t q = 0; q < nq; ++q) {
-      comm.check(MPI_Bcast(queries.row(q).data(), static_cast<int>(layout.dim), MPI_FLOAT, root, comm.get()),
-                 where, "MPI_Bcast");
+      std::copy_n(packed.begin() + static_cast<std::ptrdiff_t>(q * layout.dim), layout.dim, queries.row(q).begin());
     }
   }
   if (layout.capacity == 0) return;

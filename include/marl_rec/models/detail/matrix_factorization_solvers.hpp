@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <span>
 #include <string>
@@ -238,10 +239,16 @@ inline void als_half_step(const AlignedVector<float>& fixed, std::size_t n_fixed
 /// interacted with; then one gradient-ascent step on ln σ(x_uij) − λ(‖x_u‖² + ‖y_i‖² + ‖y_j‖²)
 /// with x_uij = x_uᵀ(y_i − y_j) (the factor 2 of the L2 gradient folded into λ). Users who
 /// interacted with every item have no negative and are skipped.
+///
+/// `negatives`, when not null, draws the negative j for user u instead (called as
+/// (*negatives)(u, rng), only for users with at least one non-interacted item); it must return
+/// an item below n_items that u has not interacted with, or this throws Error. When null, the
+/// uniform draw above is made exactly as before the hook existed (same draws, same bits).
 inline void bpr_epoch(const SparseRows& by_user, const std::vector<std::size_t>& pair_user,
                       std::size_t n_items, std::size_t samples, AlignedVector<float>& users,
                       AlignedVector<float>& items, std::size_t f, float learning_rate, float lambda,
-                      Rng& rng) {
+                      Rng& rng,
+                      const std::function<std::size_t(std::size_t, Rng&)>* negatives = nullptr) {
   if (pair_user.empty()) return;
   for (std::size_t s = 0; s < samples; ++s) {
     const std::size_t pair = static_cast<std::size_t>(rng.below(pair_user.size()));
@@ -249,9 +256,19 @@ inline void bpr_epoch(const SparseRows& by_user, const std::vector<std::size_t>&
     if (by_user.count(u) >= n_items) continue;
     const std::size_t i = by_user.index[pair];
     std::size_t j = 0;
-    do {
-      j = static_cast<std::size_t>(rng.below(n_items));
-    } while (by_user.contains(u, j));
+    if (negatives != nullptr) {
+      j = (*negatives)(u, rng);
+      marl_rec::detail::require(j < n_items && !by_user.contains(u, j), [&] {
+        return "MatrixFactorization::fit: the negative sampler returned item " +
+               std::to_string(j) + " for user " + std::to_string(u) +
+               (j < n_items ? ", an item the user interacted with"
+                            : ", outside the " + std::to_string(n_items) + " items");
+      });
+    } else {
+      do {
+        j = static_cast<std::size_t>(rng.below(n_items));
+      } while (by_user.contains(u, j));
+    }
     float* xu = users.data() + u * f;
     float* yi = items.data() + i * f;
     float* yj = items.data() + j * f;
