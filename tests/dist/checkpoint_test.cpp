@@ -84,7 +84,7 @@ TEST_CASE("CheckpointFiles: restart from the newest round every rank saved, olde
   CHECK_FALSE(std::filesystem::exists(files.path(comm.rank(), 2)));
   CHECK_FALSE(std::filesystem::exists(files.path(comm.rank(), 4)));
   // A stray temporary of an interrupted save is not a checkpoint.
-  std::ofstream(folder / ("rank" + std::to_string(comm.rank()) + ".round8.mrec.tmp-1-1")) << "partial";
+  std::ofstream(files.path(comm.rank(), 8).string() + ".tmp-1-1") << "partial";
   CHECK(files.latest_round() == std::optional<std::uint64_t>(6));
   MPI_Barrier(comm.get());
   if (comm.rank() == 0) std::filesystem::remove_all(folder);
@@ -110,6 +110,31 @@ TEST_CASE("CheckpointFiles: interrupted saves in two runs leave different newer 
   CHECK_FALSE(std::filesystem::exists(files.path(comm.rank(), 6)));
   CHECK_FALSE(std::filesystem::exists(files.path(comm.rank(), 7)));
   CHECK(std::filesystem::exists(files.path(comm.rank(), 4)));
+  MPI_Barrier(comm.get());
+  if (comm.rank() == 0) std::filesystem::remove_all(folder);
+}
+
+TEST_CASE("CheckpointFiles: checkpoints of a job with another rank count are an Error on every rank, not a fresh start") {
+  const Communicator comm(MPI_COMM_WORLD);
+  const std::filesystem::path folder = fresh_folder(comm, "checkpoint_rank_count");
+  CheckpointFiles files(comm, folder);
+  files.save(5, Counter{5});
+  CHECK(files.latest_round() == std::optional<std::uint64_t>(5));
+  // The folder also holds a file of a job of size + 1 ranks: every rank refuses to restart from
+  // this folder.
+  const std::string other = std::to_string(comm.size() + 1);
+  const std::filesystem::path foreign = folder / ("rank0-of-" + other + ".round9.mrec");
+  if (comm.rank() == 0) marl_rec::io::save_file(foreign, Counter{9});
+  MPI_Barrier(comm.get());
+  const std::string message = error_of([&] { (void)files.latest_round(); });
+  CHECK(message.find("dist::CheckpointFiles::latest_round") != std::string::npos);
+  // (Every rank here sees the one folder, so each names the file itself.)
+  CHECK(message.find("'" + foreign.string() + "' is a checkpoint of a job of " + other + " ranks") !=
+        std::string::npos);
+  MPI_Barrier(comm.get());
+  if (comm.rank() == 0) std::filesystem::remove(foreign);
+  MPI_Barrier(comm.get());
+  CHECK(files.latest_round() == std::optional<std::uint64_t>(5));
   MPI_Barrier(comm.get());
   if (comm.rank() == 0) std::filesystem::remove_all(folder);
 }

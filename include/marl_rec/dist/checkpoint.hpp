@@ -22,6 +22,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -34,9 +35,12 @@
 namespace marl_rec::dist {
 
 /// The checkpoint files of one job in one folder (shared by the ranks or not: each rank writes
-/// and reads only its own files, `rank<R>.round<N>.mrec`). Collective members are called by
-/// every rank at the same point; a failure on any rank throws Error on every rank (that rank's
-/// with the details, naming the path).
+/// and reads only its own files, `rank<R>-of-<S>.round<N>.mrec` for rank R of a job of S ranks).
+/// A job's state is split over its ranks, so a restart must have the same number of ranks:
+/// latest_round() refuses a folder holding checkpoints of another rank count (rather than start
+/// afresh and lose them, or load a part of the state). Collective members are called by every
+/// rank at the same point; a failure on any rank throws Error on every rank (that rank's with
+/// the details, naming the path).
 class CheckpointFiles {
  public:
   /// The checkpoints of this rank of `comm` in `folder` (created if missing, by save()).
@@ -46,7 +50,7 @@ class CheckpointFiles {
 
   /// The file of `rank`'s checkpoint of round `round`.
   std::filesystem::path path(int rank, std::uint64_t round) const {
-    return folder_ / ("rank" + std::to_string(rank) + ".round" + std::to_string(round) + ".mrec");
+    return folder_ / (prefix(rank) + std::to_string(round) + ".mrec");
   }
 
   /// Collective: saves `object` (`object.save(std::ostream&) const`, one stream) as this rank's
@@ -75,8 +79,11 @@ class CheckpointFiles {
   /// Collective: the newest round of which every rank holds a checkpoint, or nothing when no
   /// round is held by every rank (a fresh start). Ranks may hold different sets of rounds (a
   /// save interrupted in one run, another in the next): the answer is in every rank's set.
+  /// Throws Error on every rank when any rank sees, in its folder, a checkpoint of a job with
+  /// another number of ranks (naming the file).
   std::optional<std::uint64_t> latest_round() const {
     constexpr const char* where = "dist::CheckpointFiles::latest_round";
+    agree(*comm_, where, other_rank_count_error(where));
     const std::vector<std::uint64_t> rounds = local_rounds();
     // Rounds shifted by one, so that 0 means "none" and MPI_MIN picks it. Each pass takes, over
     // the ranks, the smallest of each rank's newest round not above the candidate; the candidate
@@ -150,18 +157,46 @@ class CheckpointFiles {
     std::vector<std::uint64_t> rounds;
     std::error_code ec;
     if (!std::filesystem::is_directory(folder_, ec)) return rounds;
-    const std::string prefix = "rank" + std::to_string(comm_->rank()) + ".round";
+    const std::string mine = prefix(comm_->rank());
     for (const auto& entry : std::filesystem::directory_iterator(folder_, ec)) {
       const std::string name = entry.path().filename().string();
-      if (!name.starts_with(prefix) || !name.ends_with(".mrec")) continue;
-      const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - 5);
-      if (digits.empty() || digits.size() > 19 ||
-          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        continue;
-      }
+      if (!name.starts_with(mine) || !name.ends_with(".mrec")) continue;
+      const std::string digits = name.substr(mine.size(), name.size() - mine.size() - 5);
+      if (!all_digits(digits) || digits.size() > 19) continue;
       rounds.push_back(std::stoull(digits));
     }
     return rounds;
+  }
+
+  // "rank<R>-of-<S>.round", the start of `rank`'s file names in a job of S ranks.
+  std::string prefix(int rank) const {
+    return "rank" + std::to_string(rank) + "-of-" + std::to_string(comm_->size()) + ".round";
+  }
+
+  static bool all_digits(std::string_view text) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+
+  // "" or an error naming a checkpoint in the folder (of any rank) written by a job whose
+  // rank count S is not this job's: `rank<R>-of-<S>.round<N>.mrec`.
+  std::string other_rank_count_error(const char* where) const {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder_, ec)) return {};
+    for (const auto& entry : std::filesystem::directory_iterator(folder_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (!name.starts_with("rank") || !name.ends_with(".mrec")) continue;
+      const std::size_t of = name.find("-of-"), round = name.find(".round");
+      if (of == std::string::npos || round == std::string::npos || round < of) continue;
+      const std::string_view r(name.data() + 4, of - 4), s(name.data() + of + 4, round - of - 4),
+          n(name.data() + round + 6, name.size() - round - 6 - 5);
+      if (!all_digits(r) || !all_digits(s) || !all_digits(n)) continue;
+      if (s == std::to_string(comm_->size())) continue;
+      return std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" + entry.path().string() +
+             "' is a checkpoint of a job of " + std::string(s) + " ranks, and this job has " +
+             std::to_string(comm_->size()) + ": restart with " + std::string(s) +
+             " ranks (the state is split over them), or use another folder";
+    }
+    return {};
   }
 
   const Communicator* comm_;

@@ -32,6 +32,20 @@
 
 namespace marl_rec::dist {
 
+/// Where MpiFederatedAveraging adds the Gaussian noise of a private round.
+enum class NoisePlacement : std::uint8_t {
+  /// After the reduce: every rank draws the same noise N(0, σ² I) for the mean from (seed,
+  /// round), exactly the in-process FederatedAveraging's noise, so results match the in-process
+  /// policy. The reduced sums are noise-free: the ranks must trust one another.
+  after_reduce,
+  /// Before the reduce: each of the R ranks adds its own share N(0, (σ W)² / R · I) to its local
+  /// sum of weighted updates (W = Σ wᵢ), drawn from (seed, round, rank), so the reduced sum carries
+  /// noise N(0, (σ W)² I), i.e. the mean carries N(0, σ² I) — the same distribution as
+  /// after_reduce, not the same numbers — and the noise-free sum of all ranks is never formed.
+  /// A single rank's contribution carries only 1/R of the noise variance.
+  before_reduce,
+};
+
 /// The settings of MpiFederatedAveraging (checked by its constructor).
 struct MpiFederatedAveragingConfig {
   /// Agent-level differential privacy, as FederatedAveragingConfig::Privacy (clip_norm C,
@@ -44,6 +58,8 @@ struct MpiFederatedAveragingConfig {
   double server_learning_rate = 1.0;
   /// The cadence (≥ 1): step() runs a round every this many calls.
   std::uint64_t every_n_updates = 1000;
+  /// Where the noise of a private round is added (see NoisePlacement).
+  NoisePlacement noise_placement = NoisePlacement::after_reduce;
 };
 
 /// What the last round of MpiFederatedAveraging did (over all ranks).
@@ -79,14 +95,20 @@ struct MpiFederatedRound {
 /// rounded differently. Results agree with the in-process policy to float rounding (the double
 /// sums are added in another order), not bit for bit.
 ///
-/// The noise. Every rank draws the same noise itself, from an Rng seeded by (seed, round
-/// number) exactly as FederatedAveraging does, so nothing is sent for it and the noise equals
-/// the in-process policy's for the same seed and round; the privacy accounting is thus the
-/// in-process accounting (one Gaussian step of noise multiplier z per round, or an unbounded
-/// step without noise), kept identically on every rank (rank 0's is the one to report). The
-/// guarantee is FederatedAveraging's (agent-level, weights treated as public); over MPI the
-/// ranks see each other's summed updates before noise, so the ranks must trust one another (the
-/// noise protects what leaves the job: the global parameters), as the server does in process.
+/// The noise (config.noise_placement). By default (after_reduce) every rank draws the same noise
+/// itself, from an Rng seeded by (seed, round number) exactly as FederatedAveraging does, so
+/// nothing is sent for it and the noise equals the in-process policy's for the same seed and
+/// round; the ranks then see each other's summed updates before noise, so they must trust one
+/// another (the noise protects what leaves the job: the global parameters), as the server does
+/// in process. With before_reduce each rank adds its share of the noise to its own sum before
+/// the MPI_Allreduce (the MAX reduce that σ needs runs first), so what travels between ranks is
+/// already noised: the reduced sums and anything computed from them carry noise of multiplier z;
+/// a single rank's contribution, should another rank observe it inside the reduction, carries
+/// noise of multiplier z / √R only (hiding it too needs secure aggregation, which MPI does not
+/// offer). Either way the round releases the mean with noise N(0, σ² I), so the accounting is the
+/// in-process accounting (one Gaussian step of noise multiplier z per round, or an unbounded step
+/// without noise), kept identically on every rank (rank 0's is the one to report). The guarantee
+/// is FederatedAveraging's (agent-level, weights treated as public).
 ///
 /// Identical replicas. MPI does not promise that MPI_Allreduce gives every rank the same bits
 /// (Open MPI's algorithms do); a round hashes the new parameters and compares the hashes (one
@@ -104,7 +126,8 @@ class MpiFederatedAveraging {
 
   /// An averager over `comm` (which must outlive it) with `config`. Local (no MPI call).
   /// Throws Error when clip_norm is not finite and > 0, noise_multiplier not finite and ≥ 0,
-  /// delta not in (0, 1), server_learning_rate not finite and > 0, or every_n_updates is 0.
+  /// delta not in (0, 1), server_learning_rate not finite and > 0, every_n_updates is 0, or
+  /// noise_placement is not one of NoisePlacement's values.
   explicit MpiFederatedAveraging(const Communicator& comm, Config config = {})
       : comm_(&comm), config_(checked(config, "dist::MpiFederatedAveraging")) {}
 
@@ -231,8 +254,17 @@ class MpiFederatedAveraging {
         sums_[k] += factor * (static_cast<double>(p[k]) - static_cast<double>(global_[k]));
       }
     }
-    allreduce_doubles(where, sums_.data(), sums_.size(), MPI_SUM);
+    // max wᵢ first: the noise before the reduce needs σ W = z C max wᵢ.
     allreduce_doubles(where, maxima, 2, MPI_MAX);
+    const bool noise_before = private_round && config_.privacy.noise_multiplier > 0.0 &&
+                              config_.noise_placement == NoisePlacement::before_reduce;
+    if (noise_before) {
+      const double share = config_.privacy.noise_multiplier * clip * maxima[0] /
+                           std::sqrt(static_cast<double>(comm_->size()));
+      Rng rng(rank_noise_seed(config_.seed, rounds_, comm_->rank()));
+      for (std::size_t k = 0; k < n; ++k) sums_[k] += share * rng.normal();
+    }
+    allreduce_doubles(where, sums_.data(), sums_.size(), MPI_SUM);
     const double total = sums_[n];
     if (!(total > 0.0 && std::isfinite(total))) {
       // Every rank holds the same reduced total (checked below for the parameters; a total
@@ -250,14 +282,15 @@ class MpiFederatedAveraging {
     }
     const double eta = config_.server_learning_rate;
     next_.resize(n);
-    if (report.noise_std > 0.0) {
+    if (report.noise_std > 0.0 && !noise_before) {
       Rng rng(marl_rec::detail::federated_noise_seed(config_.seed, rounds_));
       for (std::size_t k = 0; k < n; ++k) {
         const double noise = report.noise_std * rng.normal();
         next_[k] = static_cast<float>(static_cast<double>(global_[k]) + eta * (sums_[k] / total + noise));
       }
     } else {
-      // (+ 0.0: the noise-free sum FederatedAveraging computes, bit for bit; the loop vectorises.)
+      // (+ 0.0: the noise-free sum FederatedAveraging computes, bit for bit; the loop vectorises.
+      // With noise before the reduce, the sums carry it already.)
       for (std::size_t k = 0; k < n; ++k) {
         next_[k] = static_cast<float>(static_cast<double>(global_[k]) + eta * (sums_[k] / total + 0.0));
       }
@@ -310,12 +343,13 @@ class MpiFederatedAveraging {
   }
 
   /// Writes the configuration, the round and update counts, the global parameters and the
-  /// accountant (a nested stream), as one stream (format "mpi_federated_averaging" v1; so
+  /// accountant (a nested stream), as one stream (format "mpi_federated_averaging" v2, which adds
+  /// noise_placement to v1; load() reads both, v1 as after_reduce; so
   /// io::save_file / load_file take it, or a container's nested field). Local: each rank writes
   /// its own copy (the same on every rank), normally in one checkpoint file with its own models
   /// (see docs/distributed.md).
   void save(std::ostream& out) const {
-    io::ModelWriter w(out, model_type, 1);
+    io::ModelWriter w(out, model_type, 2);
     w.u64("privacy_enabled", config_.privacy.enabled ? 1 : 0);
     w.f64("clip_norm", config_.privacy.clip_norm);
     w.f64("noise_multiplier", config_.privacy.noise_multiplier);
@@ -323,6 +357,7 @@ class MpiFederatedAveraging {
     w.u64("seed", config_.seed);
     w.f64("server_learning_rate", config_.server_learning_rate);
     w.u64("every_n_updates", config_.every_n_updates);
+    w.u64("noise_placement", static_cast<std::uint64_t>(config_.noise_placement));
     w.u64("rounds", rounds_);
     w.u64("updates", updates_);
     w.u64("has_global", has_global_ ? 1 : 0);
@@ -391,6 +426,7 @@ class MpiFederatedAveraging {
       mix(config.seed);
       mix(std::bit_cast<std::uint64_t>(config.server_learning_rate));
       mix(config.every_n_updates);
+      mix(static_cast<std::uint64_t>(config.noise_placement));
       mix(rounds);
       mix(updates);
       mix(has_global ? 1 : 0);
@@ -400,7 +436,7 @@ class MpiFederatedAveraging {
   };
 
   static Loaded read(std::istream& in, const char* where) {
-    io::ModelReader r(in, model_type, 1);
+    io::ModelReader r(in, model_type, 2);
     Loaded l;
     l.config.privacy.enabled = r.u64("privacy_enabled", 0, 1) == 1;
     l.config.privacy.clip_norm = r.f64("clip_norm");
@@ -409,6 +445,9 @@ class MpiFederatedAveraging {
     l.config.seed = r.u64("seed");
     l.config.server_learning_rate = r.f64("server_learning_rate");
     l.config.every_n_updates = r.u64("every_n_updates");
+    if (r.version() >= 2) {
+      l.config.noise_placement = static_cast<NoisePlacement>(r.u64("noise_placement", 0, 1));
+    }
     check(l.config, where);
     l.rounds = r.u64("rounds");
     l.updates = r.u64("updates");
@@ -440,6 +479,19 @@ class MpiFederatedAveraging {
                               fail("server_learning_rate " + std::to_string(c.server_learning_rate) +
                                    " is not finite and > 0"));
     marl_rec::detail::require(c.every_n_updates >= 1, fail("every_n_updates must be at least 1"));
+    marl_rec::detail::require(c.noise_placement == NoisePlacement::after_reduce ||
+                                  c.noise_placement == NoisePlacement::before_reduce,
+                              fail("noise_placement " +
+                                   std::to_string(static_cast<unsigned>(c.noise_placement)) +
+                                   " is not after_reduce or before_reduce"));
+  }
+
+  // The seed of `rank`'s share of round `round`'s noise before the reduce: unrelated to the
+  // after-reduce stream of the round and to the other ranks' streams.
+  static std::uint64_t rank_noise_seed(std::uint64_t seed, std::uint64_t round, int rank) noexcept {
+    return marl_rec::detail::federated_noise_seed(
+        marl_rec::detail::federated_noise_seed(seed, round) ^ 0xD1B54A32D192ED03ull,
+        static_cast<std::uint64_t>(rank));
   }
 
   static Config checked(const Config& c, const char* where) {
