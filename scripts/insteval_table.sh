@@ -12,7 +12,7 @@ trap 'rm -rf "$WORK"' EXIT
 "$EVAL" split --input "$DATA" --train-out "$WORK/train.csv" --test-out "$WORK/test.csv" --seed 42 2>/dev/null
 echo "| model | NDCG@10 | Recall@20 | train + recommend (s) |"
 echo "|---|---|---|---|"
-for model in mostpop itemknn ease ials bpr sessionq "item2vec --param whole_sequence=1 --param scoring=context --param epochs=20"; do
+for model in mostpop itemknn ease ials bpr irgan sessionq "item2vec --param whole_sequence=1 --param scoring=context --param epochs=20"; do
   name=${model%% *}
   start=$(date +%s%N)
   # shellcheck disable=SC2086

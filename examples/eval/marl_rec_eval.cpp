@@ -37,6 +37,7 @@
 #include "marl_rec/models/ease.hpp"
 #include "marl_rec/models/item2vec_recommender.hpp"
 #include "marl_rec/models/item_knn.hpp"
+#include "marl_rec/models/irgan.hpp"
 #include "marl_rec/models/lin_thompson.hpp"
 #include "marl_rec/models/lin_ucb.hpp"
 #include "marl_rec/models/linear_q.hpp"
@@ -44,6 +45,7 @@
 #include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
+#include "marl_rec/models/self_attention_recommender.hpp"
 #include "marl_rec/models/session_q.hpp"
 
 namespace mr = marl_rec;
@@ -368,6 +370,69 @@ const std::vector<ModelInfo>& models() {
          return mr::eval::AnyBatchRecommender(mr::MatrixFactorization(c));
        },
        {{"regularization", {"0.001", "0.005", "0.02"}}, {"factors", {"64", "128"}}}},
+      {"sasrec",
+       "SASRec (Kang & McAuley 2018): causal self-attention over the user's last max_len items in "
+       "time order, trained on next-item prediction with sampled negatives (cold users: mostpop)",
+       "dim=32 max_len=50 blocks=2 dropout=0.2 learning_rate=0.003 l2=0 epochs=20 min_steps=2000 "
+       "negatives=50 batch_size=32 seed=42",
+       [](std::map<std::string, std::string>& p) {
+         // Defaults chosen on the validation split of the sequential users (docs/models.md,
+         // "Self-attention sequence model (SASRec)").
+         mr::SelfAttentionRecommenderConfig c;
+         ParamReader r(p);
+         r.count("dim", c.dim, 1, 4096);
+         r.count("max_len", c.max_len, 1, 4096);
+         r.count("blocks", c.blocks, 1, 8);
+         if (auto v = take(p, "dropout")) c.dropout = Options::parse_number("dropout", *v);
+         if (auto v = take(p, "learning_rate")) c.learning_rate = Options::parse_number("learning_rate", *v);
+         if (auto v = take(p, "l2")) c.l2 = Options::parse_number("l2", *v);
+         r.count("epochs", c.epochs, 1, 10'000);
+         r.count("min_steps", c.min_steps, 0, 10'000'000);
+         r.count("negatives", c.negatives, 1, 10'000);
+         r.count("batch_size", c.batch_size, 1, 1'000'000);
+         r.count("seed", c.seed, 0, std::numeric_limits<std::uint64_t>::max());
+         return mr::eval::AnyBatchRecommender(mr::SelfAttentionRecommender(c));
+       },
+       {{"dim", {"32", "64"}}, {"blocks", {"1", "2"}}, {"negatives", {"10", "50"}}}},
+      {"irgan",
+       "IRGAN (Wang et al. 2017): an MF generator trained by policy gradient against a logistic "
+       "MF discriminator, both pre-trained by BPR; ranks by the generator (cold users: the mean "
+       "user)",
+       "factors=128 rounds=60 d_epochs=1 g_epochs=1 g_learning_rate=0.02 d_learning_rate=0.05 "
+       "g_regularization=0 d_regularization=0.01 samples_per_user=0 importance_mix=0.2 "
+       "temperature=1 reward=centered_sigmoid|softplus pretrain_epochs=100 "
+       "pretrain_learning_rate=0.1 pretrain_regularization=0.005 init_scale=0.1 seed=42",
+       [](std::map<std::string, std::string>& p) {
+         // Defaults chosen on a validation split of InstEval's training part (docs/models.md,
+         // "IRGAN (adversarial)"; 120 rounds tie with 60 there, at twice the time); the
+         // pre-training is the "bpr" defaults.
+         mr::IrganConfig c{.factors = 128, .rounds = 60, .g_learning_rate = 0.02f,
+                           .d_learning_rate = 0.05f,
+                           .reward = mr::IrganConfig::Reward::centered_sigmoid};
+         ParamReader r(p);
+         r.count("factors", c.factors, 1, 4096);
+         r.count("rounds", c.rounds, 0, 10'000);
+         r.count("d_epochs", c.d_epochs, 0, 10'000);
+         r.count("g_epochs", c.g_epochs, 0, 10'000);
+         r.number("g_learning_rate", c.g_learning_rate);
+         r.number("d_learning_rate", c.d_learning_rate);
+         r.number("g_regularization", c.g_regularization);
+         r.number("d_regularization", c.d_regularization);
+         r.count("samples_per_user", c.samples_per_user, 0, 1'000'000);
+         r.number("importance_mix", c.importance_mix);
+         r.number("temperature", c.temperature);
+         bool softplus = false;
+         r.flag("reward", softplus, "centered_sigmoid", "softplus");
+         c.reward = softplus ? mr::IrganConfig::Reward::softplus
+                             : mr::IrganConfig::Reward::centered_sigmoid;
+         r.count("pretrain_epochs", c.pretrain_epochs, 0, 10'000);
+         r.number("pretrain_learning_rate", c.pretrain_learning_rate);
+         r.number("pretrain_regularization", c.pretrain_regularization);
+         r.number("init_scale", c.init_scale);
+         r.count("seed", c.seed, 0, std::numeric_limits<std::uint64_t>::max());
+         return mr::eval::AnyBatchRecommender(mr::Irgan(c));
+       },
+       {{"g_learning_rate", {"0.01", "0.02"}}, {"rounds", {"30", "60"}}}},
   };
   return list;
 }

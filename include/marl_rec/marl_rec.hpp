@@ -53,6 +53,7 @@
 
 #include "marl_rec/models/ease.hpp"
 #include "marl_rec/models/feature_map.hpp"
+#include "marl_rec/models/irgan.hpp"
 #include "marl_rec/models/item2vec_recommender.hpp"
 #include "marl_rec/models/item_knn.hpp"
 #include "marl_rec/models/lin_thompson.hpp"
@@ -62,6 +63,7 @@
 #include "marl_rec/models/mlp_scorer.hpp"
 #include "marl_rec/models/most_popular.hpp"
 #include "marl_rec/models/random_recommender.hpp"
+#include "marl_rec/models/self_attention_recommender.hpp"
 #include "marl_rec/models/session_q.hpp"
 #include "marl_rec/models/tabular_q.hpp"
 
@@ -103,6 +105,7 @@
 #include "marl_rec/eval/grid_search.hpp"
 #include "marl_rec/eval/metrics.hpp"
 #include "marl_rec/eval/off_policy.hpp"
+#include "marl_rec/eval/sequential_users.hpp"
 #include "marl_rec/eval/simulator.hpp"
 #include "marl_rec/eval/split.hpp"
 

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <istream>
 #include <limits>
 #include <ostream>
@@ -90,7 +91,8 @@ struct MatrixFactorizationConfig {
 /// - BPR-SGD (Rendle et al. 2009), `Algorithm::bpr`: per epoch, draws an observed pair (u, i)
 ///   uniformly among the distinct pairs and a non-interacted item j uniformly, and takes an
 ///   ascent step on ln σ(x_uᵀ(y_i − y_j)) − λ(‖x_u‖² + ‖y_i‖² + ‖y_j‖²). Ratings and duplicate
-///   rows do not matter to it.
+///   rows do not matter to it. fit(train, negatives) draws j from a NegativeSampler instead
+///   (e.g. an IRGAN generator's hard negatives, models/irgan.hpp).
 ///
 /// Users:
 /// - a known user (index < users()) is scored by their row of user_factors();
@@ -191,80 +193,25 @@ class MatrixFactorization {
   /// comment). Throws Error, leaving the model unchanged, when `train` has no rows, a row's user
   /// or item index is outside the id maps, a rating is not finite (or, with binarize = false,
   /// negative), or a normal equation is singular (λ = 0).
-  void fit(const Interactions& train) {
-    marl_rec::detail::require(!train.empty(),
-                              "MatrixFactorization::fit: the training data is empty");
-    const std::size_t f = config_.factors;
-    const std::size_t n_users = train.users.size();
-    const std::size_t n_items = train.items.size();
-    const std::size_t limit = std::numeric_limits<std::size_t>::max() / f / sizeof(float);
-    marl_rec::detail::require(n_users <= limit && n_items <= limit, [&] {
-      return "MatrixFactorization::fit: " + std::to_string(n_users) + " users or " +
-             std::to_string(n_items) + " items times " + std::to_string(f) +
-             " factors overflow size_t";
-    });
-    const detail::mf::TrainingMatrix m = detail::mf::build_training_matrix(
-        train, static_cast<double>(config_.alpha), config_.binarize);
+  void fit(const Interactions& train) { fit_impl(train, nullptr); }
 
-    Rng rng(config_.seed);
-    AlignedVector<float> users(n_users * f);
-    AlignedVector<float> items(n_items * f);
-    const double scale = static_cast<double>(config_.init_scale);
-    for (float& v : users) v = static_cast<float>(scale * rng.normal());
-    for (float& v : items) v = static_cast<float>(scale * rng.normal());
+  /// Draws the negative item of one BPR step for a user index: given (user, fit's Rng), it
+  /// returns an item index the user has not interacted with in the training data (fit throws
+  /// Error otherwise). It may draw from the Rng (fit stays deterministic for a seed when it does
+  /// not read other randomness). Irgan::negative_sampler() is one (the IRGAN generator's hard
+  /// negatives).
+  using NegativeSampler = std::function<std::size_t(std::size_t user, Rng& rng)>;
 
-    if (config_.algorithm == Algorithm::als) {
-      const bool cholesky = config_.solver == Solver::cholesky;
-      const auto lambda = static_cast<double>(config_.regularization);
-      for (std::size_t e = 0; e < config_.epochs; ++e) {
-        detail::mf::als_half_step(items, n_items, m.by_user, users, f, lambda, cholesky,
-                                  config_.cg_steps, "user");
-        detail::mf::als_half_step(users, n_users, m.by_item, items, f, lambda, cholesky,
-                                  config_.cg_steps, "item");
-      }
-    } else {
-      std::vector<std::size_t> pair_user(m.by_user.index.size());
-      for (std::size_t u = 0; u < n_users; ++u) {
-        for (std::size_t k = m.by_user.offset[u]; k < m.by_user.offset[u + 1]; ++k)
-          pair_user[k] = u;
-      }
-      const std::size_t samples =
-          config_.bpr_samples_per_epoch != 0 ? config_.bpr_samples_per_epoch : train.size();
-      for (std::size_t e = 0; e < config_.epochs; ++e) {
-        detail::mf::bpr_epoch(m.by_user, pair_user, n_items, samples, users, items, f,
-                              config_.learning_rate, config_.regularization, rng);
-      }
-    }
-
-    // Users without training rows take the mean of those with rows.
-    std::vector<double> sum(f, 0.0);
-    std::size_t warm = 0;
-    for (std::size_t u = 0; u < n_users; ++u) {
-      if (m.by_user.count(u) == 0) continue;
-      ++warm;
-      for (std::size_t k = 0; k < f; ++k) sum[k] += static_cast<double>(users[u * f + k]);
-    }
-    std::vector<float> mean(f, 0.0f);
-    for (std::size_t k = 0; k < f; ++k) {
-      mean[k] = static_cast<float>(sum[k] / static_cast<double>(std::max<std::size_t>(warm, 1)));
-    }
-    for (std::size_t u = 0; u < n_users; ++u) {
-      if (m.by_user.count(u) != 0) continue;
-      std::copy(mean.begin(), mean.end(), users.begin() + static_cast<std::ptrdiff_t>(u * f));
-    }
-    detail::mf::MatrixXd gram(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(f));
-    detail::mf::gram_in_place(items.data(), n_items, f, gram);
-    std::vector<float> inverse_norms = item_inverse_norms(items, n_items, f);
-
-    // Commit only once everything has succeeded.
-    n_users_ = n_users;
-    n_items_ = n_items;
-    user_factors_ = std::move(users);
-    item_factors_ = std::move(items);
-    mean_user_ = std::move(mean);
-    gram_ = std::move(gram);
-    updates_since_gram_ = 0;
-    item_inverse_norms_ = std::move(inverse_norms);
+  /// fit(train) with BPR's negatives drawn by `negatives` instead of uniformly among the items
+  /// the user has not interacted with (an empty function keeps the uniform draw, and then this
+  /// is exactly fit(train)). Only for Algorithm::bpr: throws Error for iALS (which has no
+  /// negative sampling), and, leaving the model unchanged, when the sampler returns an item the
+  /// user interacted with or one outside the item map (or when fit(train) would throw).
+  void fit(const Interactions& train, const NegativeSampler& negatives) {
+    marl_rec::detail::require(
+        !negatives || config_.algorithm == Algorithm::bpr,
+        "MatrixFactorization::fit: a negative sampler needs Algorithm::bpr (iALS samples nothing)");
+    fit_impl(train, negatives ? &negatives : nullptr);
   }
 
   /// Writes user `user`'s score of every item (scores.size() must be items()); an index ≥
@@ -552,6 +499,83 @@ class MatrixFactorization {
     marl_rec::detail::require(
         c.factors <= max_factors,
         fail("factors " + std::to_string(c.factors) + " exceeds " + std::to_string(max_factors)));
+  }
+
+  // fit(train) and fit(train, negatives): `negatives` null draws BPR's negatives uniformly.
+  void fit_impl(const Interactions& train, const NegativeSampler* negatives) {
+    marl_rec::detail::require(!train.empty(),
+                              "MatrixFactorization::fit: the training data is empty");
+    const std::size_t f = config_.factors;
+    const std::size_t n_users = train.users.size();
+    const std::size_t n_items = train.items.size();
+    const std::size_t limit = std::numeric_limits<std::size_t>::max() / f / sizeof(float);
+    marl_rec::detail::require(n_users <= limit && n_items <= limit, [&] {
+      return "MatrixFactorization::fit: " + std::to_string(n_users) + " users or " +
+             std::to_string(n_items) + " items times " + std::to_string(f) +
+             " factors overflow size_t";
+    });
+    const detail::mf::TrainingMatrix m = detail::mf::build_training_matrix(
+        train, static_cast<double>(config_.alpha), config_.binarize);
+
+    Rng rng(config_.seed);
+    AlignedVector<float> users(n_users * f);
+    AlignedVector<float> items(n_items * f);
+    const double scale = static_cast<double>(config_.init_scale);
+    for (float& v : users) v = static_cast<float>(scale * rng.normal());
+    for (float& v : items) v = static_cast<float>(scale * rng.normal());
+
+    if (config_.algorithm == Algorithm::als) {
+      const bool cholesky = config_.solver == Solver::cholesky;
+      const auto lambda = static_cast<double>(config_.regularization);
+      for (std::size_t e = 0; e < config_.epochs; ++e) {
+        detail::mf::als_half_step(items, n_items, m.by_user, users, f, lambda, cholesky,
+                                  config_.cg_steps, "user");
+        detail::mf::als_half_step(users, n_users, m.by_item, items, f, lambda, cholesky,
+                                  config_.cg_steps, "item");
+      }
+    } else {
+      std::vector<std::size_t> pair_user(m.by_user.index.size());
+      for (std::size_t u = 0; u < n_users; ++u) {
+        for (std::size_t k = m.by_user.offset[u]; k < m.by_user.offset[u + 1]; ++k)
+          pair_user[k] = u;
+      }
+      const std::size_t samples =
+          config_.bpr_samples_per_epoch != 0 ? config_.bpr_samples_per_epoch : train.size();
+      for (std::size_t e = 0; e < config_.epochs; ++e) {
+        detail::mf::bpr_epoch(m.by_user, pair_user, n_items, samples, users, items, f,
+                              config_.learning_rate, config_.regularization, rng, negatives);
+      }
+    }
+
+    // Users without training rows take the mean of those with rows.
+    std::vector<double> sum(f, 0.0);
+    std::size_t warm = 0;
+    for (std::size_t u = 0; u < n_users; ++u) {
+      if (m.by_user.count(u) == 0) continue;
+      ++warm;
+      for (std::size_t k = 0; k < f; ++k) sum[k] += static_cast<double>(users[u * f + k]);
+    }
+    std::vector<float> mean(f, 0.0f);
+    for (std::size_t k = 0; k < f; ++k) {
+      mean[k] = static_cast<float>(sum[k] / static_cast<double>(std::max<std::size_t>(warm, 1)));
+    }
+    for (std::size_t u = 0; u < n_users; ++u) {
+      if (m.by_user.count(u) != 0) continue;
+      std::copy(mean.begin(), mean.end(), users.begin() + static_cast<std::ptrdiff_t>(u * f));
+    }
+    detail::mf::MatrixXd gram(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(f));
+    detail::mf::gram_in_place(items.data(), n_items, f, gram);
+    std::vector<float> inverse_norms = item_inverse_norms(items, n_items, f);
+
+    // Commit only once everything has succeeded.
+    n_users_ = n_users;
+    n_items_ = n_items;
+    user_factors_ = std::move(users);
+    item_factors_ = std::move(items);
+    mean_user_ = std::move(mean);
+    gram_ = std::move(gram);
+    updates_since_gram_ = 0;
+    item_inverse_norms_ = std::move(inverse_norms);
   }
 
   // Scratch of update() (new user and item rows): per thread, grown once.
