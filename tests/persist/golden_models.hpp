@@ -221,6 +221,34 @@ inline std::vector<Recipe> recipes() {
                  m.load(in);
                  return probe_users(m, 8, 6);
                }});
+  r.push_back({"self_attention_recommender",
+               [](std::ostream& out) {
+                 SelfAttentionRecommender m({.dim = 4, .max_len = 4, .blocks = 1, .dropout = 0.1,
+                                             .epochs = 3, .min_steps = 0, .negatives = 2,
+                                             .batch_size = 4, .seed = 7});
+                 m.fit(ratings());
+                 m.update(Context{.user = 1}, 2, 1.0);
+                 m.save(out);
+                 return probe_users(m, 8, 6);
+               },
+               [](std::istream& in) {
+                 SelfAttentionRecommender m;
+                 m.load(in);
+                 return probe_users(m, 8, 6);
+               }});
+  r.push_back({"irgan",
+               [](std::ostream& out) {
+                 Irgan m({.factors = 3, .rounds = 2, .pretrain_epochs = 3, .seed = 7});
+                 m.fit(ratings());
+                 m.update(Context{.user = 2}, 1, 1.0);
+                 m.save(out);
+                 return probe_users(m, 8, 6);
+               },
+               [](std::istream& in) {
+                 Irgan m;
+                 m.load(in);
+                 return probe_users(m, 8, 6);
+               }});
   r.push_back({"itemknn",
                [](std::ostream& out) {
                  ItemKnn m({.neighbours = 2, .shrink = 0.5f, .alpha = 0.6f, .binarize = false});
