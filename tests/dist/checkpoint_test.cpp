@@ -135,6 +135,21 @@ TEST_CASE("CheckpointFiles: checkpoints of a job with another rank count are an 
   if (comm.rank() == 0) std::filesystem::remove(foreign);
   MPI_Barrier(comm.get());
   CHECK(files.latest_round() == std::optional<std::uint64_t>(5));
+
+  // A file named as before the rank count was in the name is refused too (not passed over).
+  const std::filesystem::path legacy = folder / "rank0.round9.mrec";
+  if (comm.rank() == 0) marl_rec::io::save_file(legacy, Counter{9});
+  MPI_Barrier(comm.get());
+  CHECK(error_of([&] { (void)files.latest_round(); }).find("is named as by an earlier marl_rec") !=
+        std::string::npos);
+  MPI_Barrier(comm.get());
+  if (comm.rank() == 0) std::filesystem::remove(legacy);
+  // A round with a leading zero is not a name save() writes: not read as round 7.
+  marl_rec::io::save_file(folder / ("rank" + std::to_string(comm.rank()) + "-of-" + std::to_string(comm.size()) +
+                                    ".round007.mrec"),
+                          Counter{7});
+  MPI_Barrier(comm.get());
+  CHECK(files.latest_round() == std::optional<std::uint64_t>(5));
   MPI_Barrier(comm.get());
   if (comm.rank() == 0) std::filesystem::remove_all(folder);
 }

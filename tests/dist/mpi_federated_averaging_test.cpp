@@ -228,7 +228,7 @@ TEST_CASE("MpiFederatedAveraging, noise before the reduce: the same noise distri
   const Communicator comm(MPI_COMM_WORLD);
   constexpr std::size_t n = 20000;  // parameters: enough to measure the noise's spread to ~1 %
   // One agent per rank (rank r's agent moved by r + 1 from the start), weights r + 1.
-  const auto run = [&](double z, marl_rec::dist::NoisePlacement placement) {
+  const auto run = [&](double z, marl_rec::dist::NoisePlacement placement, std::uint64_t secret = 500) {
     Rng start(3);
     std::vector<float> p(n);
     for (float& x : p) x = static_cast<float>(start.normal());
@@ -238,11 +238,13 @@ TEST_CASE("MpiFederatedAveraging, noise before the reduce: the same noise distri
                                           .seed = 11,
                                           .every_n_updates = 1,
                                           .noise_placement = placement});
+    averager.set_noise_secret(secret + static_cast<std::uint64_t>(comm.rank()) * 7919);
     averager.broadcast(mine);
     for (float& x : p) x += 0.001f * static_cast<float>(comm.rank() + 1);
     model.set_shared_parameters(p);
     const std::vector<double> weight{static_cast<double>(comm.rank() + 1)};
     averager.average(mine, weight);
+    CHECK_FALSE(averager.last_round().resynchronised);
     return std::pair{std::vector<float>(averager.global_parameters().begin(), averager.global_parameters().end()),
                      averager.last_round().noise_std};
   };
@@ -285,14 +287,43 @@ TEST_CASE("MpiFederatedAveraging, noise before the reduce: the same noise distri
   CHECK(before != after);
   CHECK(before == run(2.0, NoisePlacement::before_reduce).first);
   CHECK(same_on_every_rank(comm, before));
+  // The shares come from each rank's own secret, not from the shared seed.
+  CHECK(before != run(2.0, NoisePlacement::before_reduce, 501).first);
 
-  // The placement is saved and loaded with the rest.
+  // Without its secret a rank refuses the round, and so does every other rank.
+  {
+    VectorModel model(std::vector<float>(4, 1.0f));
+    std::vector<VectorModel*> mine{&model};
+    MpiFederatedAveraging averager(comm, {.privacy = {.enabled = true, .noise_multiplier = 1.0},
+                                          .noise_placement = NoisePlacement::before_reduce});
+    if (comm.rank() != 0) averager.set_noise_secret(9);
+    averager.broadcast(mine);
+    const std::vector<double> weight{1.0};
+    const std::string message = error_of([&] { averager.average(mine, weight); });
+    CHECK(message.find(comm.rank() == 0 ? "noise before the reduce needs this rank's own secret"
+                                        : "rank 0 rejected the call") != std::string::npos);
+    CHECK(averager.rounds() == 0);
+  }
+
+  // The placement and this rank's secret are saved and loaded with the rest; a stream of the
+  // other placement is refused.
   MpiFederatedAveraging saved(comm, {.noise_placement = NoisePlacement::before_reduce});
+  saved.set_noise_secret(40 + static_cast<std::uint64_t>(comm.rank()));
   std::stringstream stream;
   saved.save(stream);
-  MpiFederatedAveraging loaded(comm);
+  const std::string bytes = stream.str();
+  MpiFederatedAveraging loaded(comm, {.noise_placement = NoisePlacement::before_reduce});
+  CHECK_FALSE(loaded.has_noise_secret());
   loaded.load(stream);
   CHECK(loaded.config().noise_placement == NoisePlacement::before_reduce);
+  CHECK(loaded.has_noise_secret());
+  std::stringstream again;
+  loaded.save(again);
+  CHECK(again.str() == bytes);
+  MpiFederatedAveraging other_placement(comm);
+  std::istringstream in(bytes);
+  CHECK(error_of([&] { other_placement.load(in); }).find("noise placement (before_reduce) is not this averager's (after_reduce)") !=
+        std::string::npos);
   CHECK(error_of([&] {
           MpiFederatedAveraging(comm, {.noise_placement = static_cast<NoisePlacement>(2)});
         }).find("noise_placement 2 is not") != std::string::npos);

@@ -68,12 +68,9 @@ class CheckpointFiles {
       error = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": " + e.what();
     }
     agree(*comm_, where, error);
-    // Every rank holds round `round` now: the older ones are not needed any more.
-    for (const std::uint64_t r : local_rounds()) {
-      if (r == round) continue;
-      std::error_code ignored;  // a file left behind is harmless: a later save removes it
-      std::filesystem::remove(path(comm_->rank(), r), ignored);
-    }
+    // Every rank holds round `round` now: the older ones are not needed any more. (Best effort,
+    // and it never throws: a file left behind is harmless, a later save removes it.)
+    remove_rounds([round](std::uint64_t r) { return r != round; });
   }
 
   /// Collective: the newest round of which every rank holds a checkpoint, or nothing when no
@@ -83,8 +80,18 @@ class CheckpointFiles {
   /// another number of ranks (naming the file).
   std::optional<std::uint64_t> latest_round() const {
     constexpr const char* where = "dist::CheckpointFiles::latest_round";
-    agree(*comm_, where, other_rank_count_error(where));
-    const std::vector<std::uint64_t> rounds = local_rounds();
+    // Every local failure (a folder that cannot be read, bad_alloc) is agreed on, so that no rank
+    // leaves the others in the reduction below.
+    std::vector<std::uint64_t> rounds;
+    std::string error;
+    try {
+      error = foreign_file_error(where);
+      if (error.empty()) rounds = local_rounds();
+    } catch (const std::exception& e) {
+      error = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": listing '" +
+              folder_.string() + "': " + e.what();
+    }
+    agree(*comm_, where, error);
     // Rounds shifted by one, so that 0 means "none" and MPI_MIN picks it. Each pass takes, over
     // the ranks, the smallest of each rank's newest round not above the candidate; the candidate
     // only falls, and it stays put exactly when every rank holds it. Every rank makes the same
@@ -143,29 +150,52 @@ class CheckpointFiles {
               file.string() + "': " + e.what();
     }
     agree(*comm_, where, error);
-    for (const std::uint64_t r : local_rounds()) {
-      if (r <= round) continue;
-      std::error_code ignored;  // a file left behind only costs disk: latest_round() skips it
-      std::filesystem::remove(path(comm_->rank(), r), ignored);
-    }
+    // Best effort, never throws: a file left behind only costs disk (latest_round() skips it).
+    remove_rounds([round](std::uint64_t r) { return r > round; });
   }
 
  private:
   // The rounds of this rank's checkpoint files (names that parse exactly; temporaries of an
   // interrupted save, `<name>.tmp-…`, do not).
+  // (Names with a leading zero are not ours: save() never writes one, and reading "007" as 7
+  // would point at a file that does not exist.)
   std::vector<std::uint64_t> local_rounds() const {
     std::vector<std::uint64_t> rounds;
-    std::error_code ec;
-    if (!std::filesystem::is_directory(folder_, ec)) return rounds;
     const std::string mine = prefix(comm_->rank());
-    for (const auto& entry : std::filesystem::directory_iterator(folder_, ec)) {
-      const std::string name = entry.path().filename().string();
+    for (const std::string& name : file_names()) {
       if (!name.starts_with(mine) || !name.ends_with(".mrec")) continue;
       const std::string digits = name.substr(mine.size(), name.size() - mine.size() - 5);
-      if (!all_digits(digits) || digits.size() > 19) continue;
+      if (!all_digits(digits) || digits.size() > 19 || (digits.size() > 1 && digits[0] == '0')) continue;
       rounds.push_back(std::stoull(digits));
     }
     return rounds;
+  }
+
+  // The names of the folder's entries (none when it does not exist). Throws Error when the
+  // folder cannot be listed; never leaves an entry out silently.
+  std::vector<std::string> file_names() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    if (!std::filesystem::exists(folder_, ec) && !ec) return names;
+    std::filesystem::directory_iterator it(folder_, ec);
+    for (const std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) {
+      names.push_back(it->path().filename().string());
+    }
+    if (ec) throw Error("cannot list '" + folder_.string() + "': " + ec.message());
+    return names;
+  }
+
+  // Removes this rank's checkpoints of the rounds r with drop(r); best effort, never throws.
+  template <class Drop>
+  void remove_rounds(Drop drop) const noexcept {
+    try {
+      for (const std::uint64_t r : local_rounds()) {
+        if (!drop(r)) continue;
+        std::error_code ignored;
+        std::filesystem::remove(path(comm_->rank(), r), ignored);
+      }
+    } catch (...) {  // NOLINT(bugprone-empty-catch): leaving a file behind is harmless
+    }
   }
 
   // "rank<R>-of-<S>.round", the start of `rank`'s file names in a job of S ranks.
@@ -177,21 +207,27 @@ class CheckpointFiles {
     return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   }
 
-  // "" or an error naming a checkpoint in the folder (of any rank) written by a job whose
-  // rank count S is not this job's: `rank<R>-of-<S>.round<N>.mrec`.
-  std::string other_rank_count_error(const char* where) const {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(folder_, ec)) return {};
-    for (const auto& entry : std::filesystem::directory_iterator(folder_, ec)) {
-      const std::string name = entry.path().filename().string();
+  // "" or an error naming a checkpoint in the folder (of any rank) that this job must not pass
+  // over: one written by a job whose rank count S is not this job's (`rank<R>-of-<S>.round<N>.mrec`),
+  // or one named as before the rank count was in the name (`rank<R>.round<N>.mrec`).
+  std::string foreign_file_error(const char* where) const {
+    for (const std::string& name : file_names()) {
       if (!name.starts_with("rank") || !name.ends_with(".mrec")) continue;
       const std::size_t of = name.find("-of-"), round = name.find(".round");
+      if (of == std::string::npos && round != std::string::npos &&
+          all_digits(std::string_view(name.data() + 4, round - 4)) &&
+          all_digits(std::string_view(name.data() + round + 6, name.size() - round - 6 - 5))) {
+        return std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" +
+               (folder_ / name).string() +
+               "' is named as by an earlier marl_rec (rank<R>.round<N>.mrec): rename it "
+               "rank<R>-of-<S>.round<N>.mrec, S the job's rank count, or remove it";
+      }
       if (of == std::string::npos || round == std::string::npos || round < of) continue;
       const std::string_view r(name.data() + 4, of - 4), s(name.data() + of + 4, round - of - 4),
           n(name.data() + round + 6, name.size() - round - 6 - 5);
       if (!all_digits(r) || !all_digits(s) || !all_digits(n)) continue;
       if (s == std::to_string(comm_->size())) continue;
-      return std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" + entry.path().string() +
+      return std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" + (folder_ / name).string() +
              "' is a checkpoint of a job of " + std::string(s) + " ranks, and this job has " +
              std::to_string(comm_->size()) + ": restart with " + std::string(s) +
              " ranks (the state is split over them), or use another folder";

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <istream>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -39,10 +40,11 @@ enum class NoisePlacement : std::uint8_t {
   /// policy. The reduced sums are noise-free: the ranks must trust one another.
   after_reduce,
   /// Before the reduce: each of the R ranks adds its own share N(0, (σ W)² / R · I) to its local
-  /// sum of weighted updates (W = Σ wᵢ), drawn from (seed, round, rank), so the reduced sum carries
-  /// noise N(0, (σ W)² I), i.e. the mean carries N(0, σ² I) — the same distribution as
-  /// after_reduce, not the same numbers — and the noise-free sum of all ranks is never formed.
-  /// A single rank's contribution carries only 1/R of the noise variance.
+  /// sum of weighted updates (W = Σ wᵢ), drawn from (that rank's secret, round) — a secret each
+  /// rank sets itself (MpiFederatedAveraging::set_noise_secret), never the shared seed, which
+  /// would let any rank regenerate and subtract the others' shares — so the reduced sum carries
+  /// noise N(0, (σ W)² I), i.e. the mean carries N(0, σ² I): the same distribution as
+  /// after_reduce, not the same numbers. See MpiFederatedAveraging on what this protects.
   before_reduce,
 };
 
@@ -100,12 +102,16 @@ struct MpiFederatedRound {
 /// nothing is sent for it and the noise equals the in-process policy's for the same seed and
 /// round; the ranks then see each other's summed updates before noise, so they must trust one
 /// another (the noise protects what leaves the job: the global parameters), as the server does
-/// in process. With before_reduce each rank adds its share of the noise to its own sum before
-/// the MPI_Allreduce (the MAX reduce that σ needs runs first), so what travels between ranks is
-/// already noised: the reduced sums and anything computed from them carry noise of multiplier z;
-/// a single rank's contribution, should another rank observe it inside the reduction, carries
-/// noise of multiplier z / √R only (hiding it too needs secure aggregation, which MPI does not
-/// offer). Either way the round releases the mean with noise N(0, σ² I), so the accounting is the
+/// in process. With before_reduce each rank adds its share of the noise, drawn from its own
+/// secret (set_noise_secret, required), to its own sum before the MPI_Allreduce (the MAX reduce
+/// that σ needs runs first), so what travels between ranks is already noised. Against an
+/// observer outside the job the result carries noise of multiplier z. A rank knows its own
+/// share and can subtract it: to it, the other ranks' updates carry multiplier z·√((R − 1)/R)
+/// (z/√2 at 2 ranks); a single rank's contribution, should another rank observe it inside the
+/// reduction, carries z/√R only (hiding it too needs secure aggregation, which MPI does not
+/// offer). Whoever holds a rank's secret — it is in that rank's saved state, as the shared seed is
+/// in every rank's — can remove that rank's share: protect checkpoints accordingly. Either way
+/// the round releases the mean with noise N(0, σ² I), so the accounting is the
 /// in-process accounting (one Gaussian step of noise multiplier z per round, or an unbounded step
 /// without noise), kept identically on every rank (rank 0's is the one to report). The guarantee
 /// is FederatedAveraging's (agent-level, weights treated as public).
@@ -147,6 +153,13 @@ class MpiFederatedAveraging {
   std::span<const float> global_parameters() const noexcept { return global_; }
   /// What the last round did.
   const MpiFederatedRound& last_round() const noexcept { return last_round_; }
+
+  /// Local: sets this rank's secret for its share of the noise with NoisePlacement::before_reduce
+  /// (required there; each rank its own, e.g. from std::random_device — a value the other ranks
+  /// cannot guess; a fixed value gives reproducible runs). Saved and loaded with this rank's state.
+  void set_noise_secret(std::uint64_t secret) noexcept { noise_secret_ = secret; }
+  /// Whether set_noise_secret() (or a load of a state that had one) has set the secret.
+  bool has_noise_secret() const noexcept { return noise_secret_.has_value(); }
 
   /// Collective: sets every model on every rank to the shared parameters of rank 0's first model
   /// (rank 0 must own at least one; other ranks may own none), which become g. Call it on
@@ -222,6 +235,13 @@ class MpiFederatedAveraging {
                 " is not finite and >= 0";
       }
     }
+    if (error.empty() && config_.privacy.enabled && config_.privacy.noise_multiplier > 0.0 &&
+        config_.noise_placement == NoisePlacement::before_reduce && !noise_secret_) {
+      error = std::string(where) + ": rank " + std::to_string(comm_->rank()) +
+              ": noise before the reduce needs this rank's own secret (set_noise_secret, e.g. from "
+              "std::random_device): from the shared seed any rank could regenerate and subtract the "
+              "others' noise";
+    }
     agree(*comm_, where, error);
 
     const std::size_t n = global_.size();
@@ -261,7 +281,7 @@ class MpiFederatedAveraging {
     if (noise_before) {
       const double share = config_.privacy.noise_multiplier * clip * maxima[0] /
                            std::sqrt(static_cast<double>(comm_->size()));
-      Rng rng(rank_noise_seed(config_.seed, rounds_, comm_->rank()));
+      Rng rng(rank_noise_seed(*noise_secret_, rounds_, comm_->rank()));
       for (std::size_t k = 0; k < n; ++k) sums_[k] += share * rng.normal();
     }
     allreduce_doubles(where, sums_.data(), sums_.size(), MPI_SUM);
@@ -344,10 +364,10 @@ class MpiFederatedAveraging {
 
   /// Writes the configuration, the round and update counts, the global parameters and the
   /// accountant (a nested stream), as one stream (format "mpi_federated_averaging" v2, which adds
-  /// noise_placement to v1; load() reads both, v1 as after_reduce; so
-  /// io::save_file / load_file take it, or a container's nested field). Local: each rank writes
-  /// its own copy (the same on every rank), normally in one checkpoint file with its own models
-  /// (see docs/distributed.md).
+  /// noise_placement and this rank's noise secret, if set, to v1; load() reads both, v1 as
+  /// after_reduce without a secret; so io::save_file / load_file take it, or a container's
+  /// nested field). Local: each rank writes its own copy (the same on every rank but for the
+  /// secret), normally in one checkpoint file with its own models (see docs/distributed.md).
   void save(std::ostream& out) const {
     io::ModelWriter w(out, model_type, 2);
     w.u64("privacy_enabled", config_.privacy.enabled ? 1 : 0);
@@ -358,6 +378,8 @@ class MpiFederatedAveraging {
     w.f64("server_learning_rate", config_.server_learning_rate);
     w.u64("every_n_updates", config_.every_n_updates);
     w.u64("noise_placement", static_cast<std::uint64_t>(config_.noise_placement));
+    w.u64("has_noise_secret", noise_secret_ ? 1 : 0);
+    w.u64("noise_secret", noise_secret_.value_or(0));
     w.u64("rounds", rounds_);
     w.u64("updates", updates_);
     w.u64("has_global", has_global_ ? 1 : 0);
@@ -370,8 +392,10 @@ class MpiFederatedAveraging {
   /// Collective: replaces everything with what save() wrote, then checks that every rank
   /// loaded the same state (configuration, counts, global parameters). Throws Error on every
   /// rank, changing nothing, when any rank's stream is of another type, truncated, corrupted
-  /// or invalid (that rank's message names the problem), or when the ranks' states differ
-  /// (checkpoints of different rounds).
+  /// or invalid (that rank's message names the problem), when the ranks' states differ
+  /// (checkpoints of different rounds; the noise secrets are each rank's own and not compared),
+  /// or when the stream's noise placement is not this averager's (a state saved with the noise
+  /// after the reduce must not silently switch an averager built for before_reduce, or back).
   void load(std::istream& in) {
     constexpr const char* where = "dist::MpiFederatedAveraging::load";
     Loaded loaded;
@@ -380,6 +404,11 @@ class MpiFederatedAveraging {
       loaded = read(in, where);
     } catch (const std::exception& e) {  // any local failure (bad_alloc too) is agreed, not left
       error = "rank " + std::to_string(comm_->rank()) + ": " + e.what();
+    }
+    if (error.empty() && loaded.config.noise_placement != config_.noise_placement) {
+      error = std::string(where) + ": rank " + std::to_string(comm_->rank()) +
+              ": the stream's noise placement (" + placement_name(loaded.config.noise_placement) +
+              ") is not this averager's (" + placement_name(config_.noise_placement) + ")";
     }
     agree(*comm_, where, error);
     const std::uint64_t fingerprint = loaded.fingerprint();
@@ -398,6 +427,7 @@ class MpiFederatedAveraging {
     has_global_ = loaded.has_global;
     global_ = std::move(loaded.global);
     accountant_ = loaded.accountant;
+    noise_secret_ = loaded.noise_secret;
     last_round_ = {};
   }
 
@@ -414,6 +444,7 @@ class MpiFederatedAveraging {
     bool has_global = false;
     std::vector<float> global{};
     RdpAccountant accountant{};
+    std::optional<std::uint64_t> noise_secret{};  // this rank's own: not in the fingerprint
 
     // A 64-bit digest of the whole state, for comparing ranks.
     std::uint64_t fingerprint() const noexcept {
@@ -447,6 +478,9 @@ class MpiFederatedAveraging {
     l.config.every_n_updates = r.u64("every_n_updates");
     if (r.version() >= 2) {
       l.config.noise_placement = static_cast<NoisePlacement>(r.u64("noise_placement", 0, 1));
+      const bool has_secret = r.u64("has_noise_secret", 0, 1) == 1;
+      const std::uint64_t secret = r.u64("noise_secret");
+      if (has_secret) l.noise_secret = secret;
     }
     check(l.config, where);
     l.rounds = r.u64("rounds");
@@ -486,12 +520,16 @@ class MpiFederatedAveraging {
                                    " is not after_reduce or before_reduce"));
   }
 
-  // The seed of `rank`'s share of round `round`'s noise before the reduce: unrelated to the
-  // after-reduce stream of the round and to the other ranks' streams.
-  static std::uint64_t rank_noise_seed(std::uint64_t seed, std::uint64_t round, int rank) noexcept {
+  // The seed of `rank`'s share of round `round`'s noise before the reduce, from the rank's own
+  // secret (the rank is mixed in too, so equal secrets on two ranks still give two streams).
+  static std::uint64_t rank_noise_seed(std::uint64_t secret, std::uint64_t round, int rank) noexcept {
     return marl_rec::detail::federated_noise_seed(
-        marl_rec::detail::federated_noise_seed(seed, round) ^ 0xD1B54A32D192ED03ull,
+        marl_rec::detail::federated_noise_seed(secret, round) ^ 0xD1B54A32D192ED03ull,
         static_cast<std::uint64_t>(rank));
+  }
+
+  static const char* placement_name(NoisePlacement p) noexcept {
+    return p == NoisePlacement::before_reduce ? "before_reduce" : "after_reduce";
   }
 
   static Config checked(const Config& c, const char* where) {
@@ -585,6 +623,7 @@ class MpiFederatedAveraging {
   bool has_global_ = false;
   std::vector<float> global_{};
   RdpAccountant accountant_{};
+  std::optional<std::uint64_t> noise_secret_{};
   MpiFederatedRound last_round_{};
   // Scratch of average(), grow-only.
   std::vector<float> next_{};
