@@ -22,11 +22,13 @@
 
 #include "marl_rec/concepts/federated_model.hpp"
 #include "marl_rec/coord/federated_averaging.hpp"
+#include "marl_rec/coord/privacy_accountant.hpp"
 #include "marl_rec/core/error.hpp"
 #include "marl_rec/core/interactions.hpp"
 #include "marl_rec/core/rng.hpp"
 #include "marl_rec/dist/communicator.hpp"
 #include "marl_rec/dist/mpi_federated_averaging.hpp"
+#include "marl_rec/io/model_stream.hpp"
 #include "marl_rec/models/matrix_factorization.hpp"
 #include "support/errors.hpp"
 
@@ -327,6 +329,42 @@ TEST_CASE("MpiFederatedAveraging, noise before the reduce: the same noise distri
   CHECK(error_of([&] {
           MpiFederatedAveraging(comm, {.noise_placement = static_cast<NoisePlacement>(2)});
         }).find("noise_placement 2 is not") != std::string::npos);
+}
+
+TEST_CASE("MpiFederatedAveraging reads format v1 (before noise_placement): after the reduce, no secret") {
+  const Communicator comm(MPI_COMM_WORLD);
+  // A v1 stream as the first version wrote it: the fields of v2 without noise_placement and the
+  // secret.
+  std::stringstream v1;
+  {
+    marl_rec::io::ModelWriter w(v1, "mpi_federated_averaging", 1);
+    w.u64("privacy_enabled", 1);
+    w.f64("clip_norm", 0.5);
+    w.f64("noise_multiplier", 1.25);
+    w.f64("delta", 1e-6);
+    w.u64("seed", 9);
+    w.f64("server_learning_rate", 1.0);
+    w.u64("every_n_updates", 3);
+    w.u64("rounds", 1);
+    w.u64("updates", 3);
+    w.u64("has_global", 1);
+    const std::vector<float> global{0.5f, -1.0f};
+    w.u64("global_size", global.size());
+    w.floats("global", global);
+    marl_rec::RdpAccountant accountant;
+    accountant.add_gaussian(1.25);
+    w.object("accountant", accountant);
+    w.finish();
+  }
+  MpiFederatedAveraging loaded(comm);
+  loaded.load(v1);
+  CHECK(loaded.config().noise_placement == marl_rec::dist::NoisePlacement::after_reduce);
+  CHECK_FALSE(loaded.has_noise_secret());
+  CHECK(loaded.config().privacy.noise_multiplier == 1.25);
+  CHECK(loaded.rounds() == 1);
+  CHECK(loaded.updates() == 3);
+  CHECK(std::vector<float>(loaded.global_parameters().begin(), loaded.global_parameters().end()) ==
+        std::vector<float>{0.5f, -1.0f});
 }
 
 TEST_CASE("MpiFederatedAveraging equals in-process FederatedAveraging on MatrixFactorization agents") {
