@@ -7,7 +7,9 @@
 // resumed after a crash must end with exactly the parameters of an uninterrupted run.
 //
 //   marl_rec_dist_restart_driver --dir D --out F [--steps 60] [--every 4] [--checkpoint-rounds 2]
-//                                [--private] [--resume] [--crash-at-step N --crash-rank R]
+//                                [--private [--noise-before]] [--resume] [--crash-at-step N --crash-rank R]
+// (--noise-before: the noise of private rounds added before the reduce, from each rank's own
+// secret, set at a fresh start and restored from the checkpoints on resume)
 //
 // Rank 0 writes F: the round and update counts, the global parameters (hex floats) and, per
 // rank and agent, a digest of the agent's whole saved state (its private user factors too).
@@ -46,7 +48,7 @@ constexpr std::size_t items = 12;
 struct Options {
   std::string dir, out;
   std::uint64_t steps = 60, every = 4, checkpoint_rounds = 2;
-  bool private_rounds = false, resume = false;
+  bool private_rounds = false, noise_before = false, resume = false;
   std::int64_t crash_at_step = -1;
   int crash_rank = 0;
 };
@@ -65,6 +67,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--every") o.every = std::stoull(value());
     else if (a == "--checkpoint-rounds") o.checkpoint_rounds = std::stoull(value());
     else if (a == "--private") o.private_rounds = true;
+    else if (a == "--noise-before") o.noise_before = true;
     else if (a == "--resume") o.resume = true;
     else if (a == "--crash-at-step") o.crash_at_step = std::stoll(value());
     else if (a == "--crash-rank") o.crash_rank = std::stoi(value());
@@ -143,6 +146,7 @@ int run(const Options& o, const mr::dist::Communicator& comm) {
   config.every_n_updates = o.every;
   config.seed = 2024;
   if (o.private_rounds) config.privacy = {.enabled = true, .clip_norm = 0.5, .noise_multiplier = 0.6, .delta = 1e-5};
+  if (o.noise_before) config.noise_placement = mr::dist::NoisePlacement::before_reduce;
   mr::dist::MpiFederatedAveraging averager(comm, config);
   mr::dist::CheckpointFiles checkpoints(comm, o.dir);
   RankState state{&comm, &averager, &models};
@@ -155,6 +159,8 @@ int run(const Options& o, const mr::dist::Communicator& comm) {
                   static_cast<unsigned long long>(averager.updates()));
     }
   } else {
+    // Only a fresh start sets the secret: a resumed run must get it back from its checkpoint.
+    if (o.noise_before) averager.set_noise_secret(0x5EC2E7ull + 7919ull * static_cast<std::uint64_t>(comm.rank()));
     averager.broadcast(pointers);
     if (comm.rank() == 0) std::printf("fresh start\n");
   }

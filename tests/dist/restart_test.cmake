@@ -2,13 +2,15 @@
 # rank SIGKILLs itself between two checkpoints), then a run resumed from the checkpoints; the
 # resumed run must say where it resumed and end with exactly the uninterrupted run's output
 # (global parameters, counts, ε, and a digest of every agent's whole state).
-#   cmake -DLAUNCH="mpiexec|-n|2|..." -DPOSTFLAGS= -DDRIVER=... -DRANKS=2 -DWORK=dir -P restart_test.cmake
+#   cmake -DLAUNCH="mpiexec|-n|2|..." -DPOSTFLAGS= -DDRIVER=... -DRANKS=2 -DWORK=dir [-DEXTRA=--noise-before] -P restart_test.cmake
 string(REPLACE "|" ";" launch "${LAUNCH}")
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 # 60 steps, a round every 4, a checkpoint every 2 rounds (steps 8, 16, ..., 56); the crash at
 # step 37 (after round 9, before round 10's checkpoint) loses the steps since 32.
-set(common --steps 60 --every 4 --checkpoint-rounds 2 --private)
+# EXTRA: more driver arguments (|-separated), e.g. --noise-before.
+string(REPLACE "|" ";" extra "${EXTRA}")
+set(common --steps 60 --every 4 --checkpoint-rounds 2 --private ${extra})
 math(EXPR crash_rank "${RANKS} - 1")
 
 function(run name expect_success)
