@@ -75,6 +75,15 @@ run("${EVAL}" recommend --train "${WORK}/train.csv" --test "${WORK}/test.csv" --
 if(NOT err MATCHES "tune: 4 settings of item2vec" OR NOT err MATCHES "tune: best [^\n]*dim=8[^\n]*epochs=2")
   message(FATAL_ERROR "--tune did not report its grid and choice:\n${err}")
 endif()
+# --tune-split leave-last-out: validation on each user's last training row in time.
+run("${EVAL}" recommend --train "${WORK}/train.csv" --test "${WORK}/test.csv" --model item2vec
+    --tune yes --tune-split leave-last-out --param epochs=2 --param dim=8 --out "${WORK}/tuned_last.csv")
+if(NOT err MATCHES "tune: 4 settings of item2vec, validation = each user's last training row in time")
+  message(FATAL_ERROR "--tune-split leave-last-out did not say how it validates:\n${err}")
+endif()
+refused("--tune-fraction and --tune-seed set the random validation split" "${EVAL}" recommend
+        --train "${WORK}/train.csv" --model item2vec --out "${WORK}/x.csv" --test "${WORK}/test.csv"
+        --tune yes --tune-split leave-last-out --tune-seed 3)
 refused("model mostpop has no parameters to tune" "${EVAL}" recommend --train "${WORK}/train.csv"
         --model mostpop --out "${WORK}/x.csv" --test "${WORK}/test.csv" --tune yes)
 refused("--tune expects no\\|yes, got 'maybe'" "${EVAL}" recommend --train "${WORK}/train.csv"

@@ -66,7 +66,8 @@ split     --input FILE --train-out FILE --test-out FILE [--validation-out FILE]
           [--validation-fraction 0] [--seed 42]
 recommend --train FILE --model NAME --out FILE (--users FILE | --test FILE)
           [--items FILE] [--k 10] [--param KEY=VALUE ...]
-          [--tune no|yes] [--tune-fraction 0.2] [--tune-seed 7]
+          [--tune no|yes] [--tune-split random|leave-last-out] [--tune-fraction 0.2]
+          [--tune-seed 7]
 score     --recs FILE --test FILE --train FILE [--k 10] [--items FILE]
 ope       --log FILE --item-context FILE [--policy uniform|linucb|linthompson|linear|mlp]
           [--train-fraction 0] [--explore greedy|epsilon|softmax] [--epsilon 0.1]
@@ -455,12 +456,14 @@ mr::eval::AnyBatchRecommender make_model(const std::string& name,
 
 /// --tune yes: every combination of the model's grid (the parameters given with --param stay
 /// fixed) is fitted on part of the training file and scored by nDCG@k on the rest (per-user
-/// random split, --tune-fraction of each user's rows, seed --tune-seed); returns the best set
-/// with the given parameters added. Never looks at a test file.
+/// random split, --tune-fraction of each user's rows, seed --tune-seed; or, with --tune-split
+/// leave-last-out, each user's last row in time); returns the best set with the given
+/// parameters added. Never looks at a test file.
 std::map<std::string, std::string> tune_parameters(const std::string& name,
                                                    const std::map<std::string, std::string>& given,
                                                    const mr::Interactions& train, std::size_t k,
-                                                   double fraction, std::uint64_t seed) {
+                                                   double fraction, std::uint64_t seed,
+                                                   bool leave_last_out) {
   const ModelInfo* info = nullptr;
   for (const ModelInfo& m : models()) info = name == m.name ? &m : info;
   if (info == nullptr || info->grid.empty()) {
@@ -476,11 +479,21 @@ std::map<std::string, std::string> tune_parameters(const std::string& name,
     for (const auto& [key, value] : set) text += (text.empty() ? "" : " ") + key + "=" + value;
     return text.empty() ? std::string("(defaults)") : text;
   };
-  std::fprintf(stderr, "tune: %zu settings of %s, validation = %.0f%% of each user's training rows (seed %llu)\n",
-               grid.size(), name.c_str(), fraction * 100.0, static_cast<unsigned long long>(seed));
+  if (leave_last_out) {
+    std::fprintf(stderr, "tune: %zu settings of %s, validation = each user's last training row in time\n",
+                 grid.size(), name.c_str());
+  } else {
+    std::fprintf(stderr, "tune: %zu settings of %s, validation = %.0f%% of each user's training rows (seed %llu)\n",
+                 grid.size(), name.c_str(), fraction * 100.0, static_cast<unsigned long long>(seed));
+  }
+  using Split = mr::eval::GridSearchOptions::Split;
   const auto result = mr::eval::grid_search(
       train, grid, [&](const mr::eval::ParameterSet& set) { return make_model(name, set); },
-      {.k = k, .validation_fraction = fraction, .seed = seed}, [&](const mr::eval::GridPoint& point) {
+      {.k = k,
+       .validation_fraction = fraction,
+       .seed = seed,
+       .split = leave_last_out ? Split::leave_last_out : Split::per_user_random},
+      [&](const mr::eval::GridPoint& point) {
         std::fprintf(stderr, "tune: %s -> ndcg@%zu %.6f\n", describe(point.parameters).c_str(), k,
                      point.ndcg);
       });
@@ -600,8 +613,13 @@ int run_recommend(Options& opt) {
   const auto items_path = opt.get("--items");
   const std::size_t k = opt.integer("--k", 10, 1, 1'000'000);
   const bool tune = opt.choice("--tune", {"no", "yes"}, "no") == "yes";
+  const bool tune_last_out = opt.choice("--tune-split", {"random", "leave-last-out"}, "random") == "leave-last-out";
   const double tune_fraction = opt.number("--tune-fraction", 0.2);
   const std::uint64_t tune_seed = opt.integer("--tune-seed", 7);
+  if (tune_last_out && (opt.get("--tune-fraction") || opt.get("--tune-seed"))) {
+    throw mr::Error("--tune-fraction and --tune-seed set the random validation split: with --tune-split "
+                    "leave-last-out the validation rows are each user's last training row");
+  }
   const mr::io::InteractionsCsvOptions read_options = reader_options(opt);
   opt.check_all_used();
   if (users_path.has_value() == test_path.has_value()) {
@@ -626,7 +644,7 @@ int run_recommend(Options& opt) {
   const std::map<std::string, std::string> given = opt.params();
   auto model = make_model(model_name, given);
   if (tune) {
-    const auto best = tune_parameters(model_name, given, train, k, tune_fraction, tune_seed);
+    const auto best = tune_parameters(model_name, given, train, k, tune_fraction, tune_seed, tune_last_out);
     model = make_model(model_name, best);
   }
 

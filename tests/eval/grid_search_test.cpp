@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "marl_rec/core/id_map.hpp"
@@ -76,4 +78,44 @@ TEST_CASE("grid_search picks the setting that validates best, on the training da
   CHECK(mr::test::error_of([&] {
           mr::eval::grid_search(train, none, [](const mr::eval::ParameterSet&) { return Switch{}; });
         }) == "eval::grid_search: the grid is empty");
+}
+
+namespace {
+// Ranks item "last" first for everyone (the fitted item map's index of "last").
+struct PrefersLast {
+  std::size_t last = 0, items = 0;
+  void fit(const mr::Interactions& train) {
+    items = train.items.size();
+    last = train.items.find("last").value();
+  }
+  void score_user(std::size_t, std::span<float> scores) const {
+    for (std::size_t i = 0; i < scores.size(); ++i) scores[i] = i == last ? 1.0f : 0.0f;
+  }
+  std::string_view name() const { return "prefers_last"; }
+};
+}  // namespace
+
+TEST_CASE("grid_search with leave-last-out validation holds out each user's last row in time") {
+  // Every user's last row in time is item "last"; it comes first in the file, so file order alone
+  // would hold out another item.
+  mr::Interactions train;
+  train.has_timestamp = true;
+  for (std::size_t u = 0; u < 20; ++u) {
+    const std::size_t user = train.users.intern(mr::numbered_id("u", u));
+    train.rows.push_back({.user = user, .item = train.items.intern("last"), .timestamp = 100.0,
+                          .source_row = train.rows.size()});
+    for (std::size_t j = 0; j < 3; ++j) {
+      train.rows.push_back({.user = user, .item = train.items.intern(mr::numbered_id("i", (u + j) % 7)),
+                            .timestamp = static_cast<double>(j), .source_row = train.rows.size()});
+    }
+  }
+  const auto grid = mr::eval::parameter_grid({});
+  using Options = mr::eval::GridSearchOptions;
+  const auto last_out = mr::eval::grid_search(train, grid, [](const mr::eval::ParameterSet&) { return PrefersLast{}; },
+                                              Options{.k = 5, .split = Options::Split::leave_last_out});
+  CHECK(last_out.points.at(0).ndcg == doctest::Approx(1.0));
+  // Per-user random validation holds out other rows too: "last" is the answer for some only.
+  const auto random = mr::eval::grid_search(train, grid, [](const mr::eval::ParameterSet&) { return PrefersLast{}; },
+                                            Options{.k = 5, .validation_fraction = 0.5, .seed = 3});
+  CHECK(random.points.at(0).ndcg < 0.9);
 }

@@ -47,13 +47,18 @@ inline std::vector<ParameterSet> parameter_grid(
   return sets;
 }
 
-/// How grid_search validates: the training data is split per user at random (validation_fraction
-/// of each user's rows, Rng seed `seed`); each setting is fitted on the rest and scored by nDCG@k
-/// over the validation rows (full ranking, the user's fitting rows excluded).
+/// How grid_search validates: the training data is split — per user at random (validation_fraction
+/// of each user's rows, Rng seed `seed`), or, for models of sequences, leave-last-out (each user's
+/// last row in time, as split_leave_last_out; fraction and seed unused) — and each setting is
+/// fitted on the rest and scored by nDCG@k over the validation rows (full ranking, the user's
+/// fitting rows excluded).
 struct GridSearchOptions {
+  /// How the validation rows are chosen.
+  enum class Split : std::uint8_t { per_user_random, leave_last_out };
   std::size_t k = 10;
   double validation_fraction = 0.2;
   std::uint64_t seed = 7;
+  Split split = Split::per_user_random;
 };
 
 /// One setting tried, and its validation nDCG@k.
@@ -77,7 +82,9 @@ template <class Make, class AfterEach>
 GridSearchResult grid_search(const Interactions& train, std::span<const ParameterSet> grid,
                              Make&& make, const GridSearchOptions& options, AfterEach&& after_each) {
   marl_rec::detail::require(!grid.empty(), "eval::grid_search: the grid is empty");
-  const Split split = split_per_user_random(train, options.validation_fraction, options.seed);
+  const Split split = options.split == GridSearchOptions::Split::leave_last_out
+                          ? split_leave_last_out(train)
+                          : split_per_user_random(train, options.validation_fraction, options.seed);
   marl_rec::detail::require(!split.test.empty(), [&] {
     return "eval::grid_search: the validation part is empty (" + std::to_string(train.size()) +
            " training rows; users need at least 2 rows each to give one to validation)";
