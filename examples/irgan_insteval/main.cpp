@@ -46,6 +46,8 @@
 #include "marl_rec/models/irgan.hpp"
 #include "marl_rec/models/matrix_factorization.hpp"
 
+#include "../support/flags.hpp"
+
 namespace mr = marl_rec;
 using Reward = mr::IrganConfig::Reward;
 
@@ -90,14 +92,9 @@ std::string describe(const mr::IrganConfig& c) {
 
 // Mean ± sample standard deviation.
 std::string spread(const std::vector<double>& v) {
-  double mean = 0.0;
-  for (const double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  double var = 0.0;
-  for (const double x : v) var += (x - mean) * (x - mean);
-  const double sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
+  const mr::examples::Summary s = mr::examples::summarise(v);
   char text[64];
-  std::snprintf(text, sizeof text, "%.4f ± %.4f", mean, sd);
+  std::snprintf(text, sizeof text, "%.4f ± %.4f", s.mean, s.sd);
   return text;
 }
 

@@ -161,12 +161,14 @@ class CheckpointFiles {
   // would point at a file that does not exist.)
   std::vector<std::uint64_t> local_rounds() const {
     std::vector<std::uint64_t> rounds;
-    const std::string mine = prefix(comm_->rank());
+    const std::string rank = std::to_string(comm_->rank()), ranks = std::to_string(comm_->size());
     for (const std::string& name : file_names()) {
-      if (!name.starts_with(mine) || !name.ends_with(".mrec")) continue;
-      const std::string digits = name.substr(mine.size(), name.size() - mine.size() - 5);
-      if (!all_digits(digits) || digits.size() > 19 || (digits.size() > 1 && digits[0] == '0')) continue;
-      rounds.push_back(std::stoull(digits));
+      const std::optional<FileName> f = parse(name);
+      if (!f || f->rank != rank || f->ranks != ranks || f->round.size() > 19 ||
+          (f->round.size() > 1 && f->round[0] == '0')) {
+        continue;
+      }
+      rounds.push_back(std::stoull(std::string(f->round)));
     }
     return rounds;
   }
@@ -207,29 +209,42 @@ class CheckpointFiles {
     return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   }
 
+  // The parts of a checkpoint's file name, `rank<R>-of-<S>.round<N>.mrec`, or of the name used
+  // before the rank count was in it, `rank<R>.round<N>.mrec` (ranks empty); each part digits.
+  struct FileName {
+    std::string_view rank, ranks, round;
+  };
+  static std::optional<FileName> parse(std::string_view name) {
+    if (!name.starts_with("rank") || !name.ends_with(".mrec")) return std::nullopt;
+    name = name.substr(4, name.size() - 9);
+    const std::size_t dot = name.find(".round");
+    if (dot == std::string_view::npos) return std::nullopt;
+    FileName f{.rank = name.substr(0, dot), .ranks = {}, .round = name.substr(dot + 6)};
+    if (const std::size_t of = f.rank.find("-of-"); of != std::string_view::npos) {
+      f.ranks = f.rank.substr(of + 4);
+      f.rank = f.rank.substr(0, of);
+      if (!all_digits(f.ranks)) return std::nullopt;
+    }
+    if (!all_digits(f.rank) || !all_digits(f.round)) return std::nullopt;
+    return f;
+  }
+
   // "" or an error naming a checkpoint in the folder (of any rank) that this job must not pass
-  // over: one written by a job whose rank count S is not this job's (`rank<R>-of-<S>.round<N>.mrec`),
-  // or one named as before the rank count was in the name (`rank<R>.round<N>.mrec`).
+  // over: one written by a job whose rank count S is not this job's, or one named as before the
+  // rank count was in the name.
   std::string foreign_file_error(const char* where) const {
+    const std::string ranks = std::to_string(comm_->size());
     for (const std::string& name : file_names()) {
-      if (!name.starts_with("rank") || !name.ends_with(".mrec")) continue;
-      const std::size_t of = name.find("-of-"), round = name.find(".round");
-      if (of == std::string::npos && round != std::string::npos &&
-          all_digits(std::string_view(name.data() + 4, round - 4)) &&
-          all_digits(std::string_view(name.data() + round + 6, name.size() - round - 6 - 5))) {
-        return std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" +
-               (folder_ / name).string() +
-               "' is named as by an earlier marl_rec (rank<R>.round<N>.mrec): rename it "
-               "rank<R>-of-<S>.round<N>.mrec, S the job's rank count, or remove it";
+      const std::optional<FileName> f = parse(name);
+      if (!f || f->ranks == ranks) continue;
+      const std::string head = std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" +
+                               (folder_ / name).string() + "' ";
+      if (f->ranks.empty()) {
+        return head + "is named as by an earlier marl_rec (rank<R>.round<N>.mrec): rename it "
+                      "rank<R>-of-<S>.round<N>.mrec, S the job's rank count, or remove it";
       }
-      if (of == std::string::npos || round == std::string::npos || round < of) continue;
-      const std::string_view r(name.data() + 4, of - 4), s(name.data() + of + 4, round - of - 4),
-          n(name.data() + round + 6, name.size() - round - 6 - 5);
-      if (!all_digits(r) || !all_digits(s) || !all_digits(n)) continue;
-      if (s == std::to_string(comm_->size())) continue;
-      return std::string(where) + ": rank " + std::to_string(comm_->rank()) + ": '" + (folder_ / name).string() +
-             "' is a checkpoint of a job of " + std::string(s) + " ranks, and this job has " +
-             std::to_string(comm_->size()) + ": restart with " + std::string(s) +
+      return head + "is a checkpoint of a job of " + std::string(f->ranks) + " ranks, and this job has " +
+             ranks + ": restart with " + std::string(f->ranks) +
              " ranks (the state is split over them), or use another folder";
     }
     return {};

@@ -650,13 +650,8 @@ class Irgan {
       }
     }
     // Users without rows take the mean of those with rows (in both players).
-    std::vector<float> g_mean = mean_rows(g_users, offset, n_users, f);
-    const std::vector<float> d_mean = mean_rows(d_users, offset, n_users, f);
-    for (std::size_t u = 0; u < n_users; ++u) {
-      if (offset[u + 1] > offset[u]) continue;
-      std::copy(g_mean.begin(), g_mean.end(), g_users.begin() + static_cast<std::ptrdiff_t>(u * f));
-      std::copy(d_mean.begin(), d_mean.end(), d_users.begin() + static_cast<std::ptrdiff_t>(u * f));
-    }
+    std::vector<float> g_mean = marl_rec::detail::mf::fill_cold_rows(g_users, offset, f);
+    std::vector<float> d_mean = marl_rec::detail::mf::fill_cold_rows(d_users, offset, f);
 
     // Commit only once everything has succeeded.
     n_users_ = n_users;
@@ -668,7 +663,7 @@ class Irgan {
     d_users_ = std::move(d_users);
     d_items_ = std::move(d_items);
     d_bias_ = std::move(d_bias);
-    d_mean_user_ = d_mean;
+    d_mean_user_ = std::move(d_mean);
     n_warm_ = order.size();
     pos_offset_ = std::move(offset);
     pos_index_ = std::move(index);
@@ -819,32 +814,36 @@ class Irgan {
     const std::size_t f = config_.factors;
     const bool known = context.user < n_users_;
     const std::span<const float> current = generator_user(context.user);
-    std::vector<float> x(current.begin(), current.end());
-    std::vector<float> logits(n_items_);
-    all_scores(x, g_items_, g_bias_, logits);
-    std::vector<double> p(n_items_);
+    // Per-thread scratch, reused: an agent calls update once per feedback.
+    UpdateScratch& u = update_scratch();
+    std::vector<float>& x = u.x;
+    x.assign(current.begin(), current.end());
+    u.logits.resize(n_items_);
+    all_scores(x, g_items_, g_bias_, u.logits);
+    u.p.resize(n_items_);
     const auto t = static_cast<double>(config_.temperature);
-    detail::irgan::softmax(logits, t, p);
+    detail::irgan::softmax(u.logits, t, u.p);
     const std::size_t sample[1] = {item};
     const double weight[1] = {reward};
-    detail::irgan::GeneratorScratch scratch;
     const bool finite = detail::irgan::generator_step_finite(
         x.data(), g_items_.data(), g_bias_.data(), n_items_, f, t, config_.g_learning_rate,
-        config_.g_regularization, p, sample, weight, known, scratch);
+        config_.g_regularization, u.p, sample, weight, known, u.step);
     marl_rec::detail::require(finite,
                               "Irgan::update: the step gives non-finite parameters (lower "
                               "g_learning_rate or the reward's scale)");
-    const std::vector<float> old_x = x;
     detail::irgan::generator_step(x.data(), g_items_.data(), g_bias_.data(), n_items_, f, t,
-                                  config_.g_learning_rate, config_.g_regularization, p, sample,
-                                  weight, known, scratch);
+                                  config_.g_learning_rate, config_.g_regularization, u.p, sample,
+                                  weight, known, u.step);
     if (!known) return;
     float* xu = g_users_.data() + context.user * f;
-    std::copy(x.begin(), x.end(), xu);
-    // The cold user is the mean over the users with positives: follow a move of one of them.
-    if (positives(context.user).empty()) return;
-    const float share = 1.0f / static_cast<float>(n_warm_);
-    for (std::size_t k = 0; k < f; ++k) g_mean_user_[k] += (x[k] - old_x[k]) * share;
+    // The cold user is the mean over the users with positives: follow a move of one of them
+    // (xu still holds the old row).
+    const bool warm = !positives(context.user).empty();
+    const float share = warm ? 1.0f / static_cast<float>(n_warm_) : 0.0f;
+    for (std::size_t k = 0; k < f; ++k) {
+      if (warm) g_mean_user_[k] += (x[k] - xu[k]) * share;
+      xu[k] = x[k];
+    }
   }
 
   /// Writes the configuration and the learned state of both players (format "irgan" v1).
@@ -1063,22 +1062,16 @@ class Irgan {
   }
 
   // Mean of the rows of users with positives (zeros when none has).
-  static std::vector<float> mean_rows(const AlignedVector<float>& rows,
-                                      const std::vector<std::size_t>& offset, std::size_t n_users,
-                                      std::size_t f) {
-    std::vector<double> sum(f, 0.0);
-    std::size_t warm = 0;
-    for (std::size_t u = 0; u < n_users; ++u) {
-      if (offset[u + 1] == offset[u]) continue;
-      ++warm;
-      for (std::size_t k = 0; k < f; ++k) sum[k] += static_cast<double>(rows[u * f + k]);
-    }
-    std::vector<float> mean(f);
-    for (std::size_t k = 0; k < f; ++k) {
-      mean[k] = static_cast<float>(sum[k] / static_cast<double>(std::max<std::size_t>(warm, 1)));
-    }
-    return mean;
+  struct UpdateScratch {
+    std::vector<float> x, logits;
+    std::vector<double> p;
+    detail::irgan::GeneratorScratch step;
+  };
+  static UpdateScratch& update_scratch() {
+    thread_local UpdateScratch scratch;
+    return scratch;
   }
+
 
   std::span<const float> generator_user(std::size_t user) const {
     const std::size_t f = config_.factors;
@@ -1118,12 +1111,12 @@ class Irgan {
     std::vector<Pair> pairs;
     pairs.reserve(2 * index.size());
     std::vector<float> z(n_items);
-    std::vector<double> prob(n_items), cdf(n_items);
+    std::vector<double> cdf(n_items);
     for (const std::size_t u : order) {
       all_scores(std::span<const float>(p.g_users).subspan(u * f, f), p.g_items, p.g_bias, z);
-      detail::irgan::softmax(z, t, prob);
+      detail::irgan::softmax(z, t, cdf);  // the probabilities, summed in place below
       double total = 0.0;
-      for (std::size_t j = 0; j < n_items; ++j) cdf[j] = total += prob[j];
+      for (std::size_t j = 0; j < n_items; ++j) cdf[j] = total += cdf[j];
       for (std::size_t k = offset[u]; k < offset[u + 1]; ++k) {
         pairs.push_back({u, index[k], 1.0f});
         pairs.push_back({u, detail::irgan::draw(cdf, rng), 0.0f});

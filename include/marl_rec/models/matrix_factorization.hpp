@@ -548,21 +548,7 @@ class MatrixFactorization {
     }
 
     // Users without training rows take the mean of those with rows.
-    std::vector<double> sum(f, 0.0);
-    std::size_t warm = 0;
-    for (std::size_t u = 0; u < n_users; ++u) {
-      if (m.by_user.count(u) == 0) continue;
-      ++warm;
-      for (std::size_t k = 0; k < f; ++k) sum[k] += static_cast<double>(users[u * f + k]);
-    }
-    std::vector<float> mean(f, 0.0f);
-    for (std::size_t k = 0; k < f; ++k) {
-      mean[k] = static_cast<float>(sum[k] / static_cast<double>(std::max<std::size_t>(warm, 1)));
-    }
-    for (std::size_t u = 0; u < n_users; ++u) {
-      if (m.by_user.count(u) != 0) continue;
-      std::copy(mean.begin(), mean.end(), users.begin() + static_cast<std::ptrdiff_t>(u * f));
-    }
+    std::vector<float> mean = detail::mf::fill_cold_rows(users, m.by_user.offset, f);
     detail::mf::MatrixXd gram(static_cast<Eigen::Index>(f), static_cast<Eigen::Index>(f));
     detail::mf::gram_in_place(items.data(), n_items, f, gram);
     std::vector<float> inverse_norms = item_inverse_norms(items, n_items, f);

@@ -127,9 +127,10 @@ struct SelfAttentionRecommenderConfig {
 /// and Model.
 ///
 /// score / score_user / score_sequence / encode are const and thread-safe; they use a
-/// thread_local workspace, grown to the largest window seen and never shrunk until the thread
-/// ends: at most max_len · (dim · (13 · blocks + 4) + blocks · (max_len + 2)) scalars per thread
-/// that scored (213 KB of floats at the defaults).
+/// thread_local workspace, kept until the thread ends and resized to each window scored (Eigen
+/// reallocates when a shape changes, so histories of changing lengths allocate): at most
+/// max_len · (dim · (12 · blocks + 3) + blocks · (max_len + 2)) scalars per thread that scored
+/// (194 KB of floats at the defaults).
 ///
 /// Persistence: save() writes the Config, the parameters, the users' histories (their last
 /// max_len items) and the popularity (type "self_attention_recommender", or
@@ -314,12 +315,11 @@ class BasicSelfAttentionRecommender {
     for (const Interaction& row : train.rows) popularity[row.item] += 1.0f;
 
     BasicSelfAttentionRecommender next(config_);
-    next.initial_items_ = initial_items_;
     Rng rng(config_.seed);
-    next.params_ = next.initial_parameters(n_items, rng);
-    Parameters grad = zeros_like(next.params_);
-    Parameters mean = zeros_like(next.params_);
-    Parameters var = zeros_like(next.params_);
+    next.params_ = initial_parameters(n_items, rng);
+    Parameters grad = shaped(n_items);
+    Parameters mean = shaped(n_items);
+    Parameters var = shaped(n_items);
     Workspace ws;
     std::vector<std::size_t> negatives;
     std::vector<std::size_t> order(windows.size());
@@ -456,18 +456,14 @@ class BasicSelfAttentionRecommender {
       for (std::size_t k = 0; k < candidates.size(); ++k) scores[k] = popularity_[candidates[k]];
       return;
     }
-    thread_local Matrix z_row;
-    if (context.history.empty()) {
-      z_row = user_encodings_.row(static_cast<Eigen::Index>(context.user));
-    } else {
-      const Matrix& z = inference_outputs(history);
-      z_row = z.row(z.rows() - 1);
-    }
+    const bool known = context.history.empty();
+    const Matrix& outputs = known ? user_encodings_ : inference_outputs(history);
+    const auto z = outputs.row(known ? static_cast<Eigen::Index>(context.user) : outputs.rows() - 1);
     if (candidates.is_all() && candidates.size() == items()) {
-      score_all(z_row.row(0), scores);
+      score_all(z, scores);
       return;
     }
-    for (std::size_t k = 0; k < candidates.size(); ++k) scores[k] = score_one(z_row.row(0), candidates[k]);
+    for (std::size_t k = 0; k < candidates.size(); ++k) scores[k] = score_one(z, candidates[k]);
   }
 
   /// The Model interface: a reward > 0 appends `item` to the known user's history (keeping the
@@ -658,7 +654,7 @@ class BasicSelfAttentionRecommender {
     check_items(targets, where, "target");
     check_items(negatives, where, "negative");
     Workspace ws;
-    if (gradient != nullptr) *gradient = zeros_like(params_);
+    if (gradient != nullptr) *gradient = shaped(items());
     std::optional<Rng> rng;
     if (dropout_seed) rng.emplace(*dropout_seed);
     return forward_backward(inputs, targets, negatives, Scalar(1) / static_cast<Scalar>(inputs.size()),
@@ -681,12 +677,12 @@ class BasicSelfAttentionRecommender {
 
   // The forward caches of one block and the backward scratch.
   struct BlockCache {
-    Matrix x_in, h, q, k, v, a, att, drop1, x1, h2, f, drop2;
+    Matrix h, q, k, v, a, att, drop1, x1, h2, f, drop2;
     detail::attention::LayerNormCache<Scalar> ln1, ln2;
     detail::attention::FeedForwardCache<Scalar> ff;
   };
   struct Workspace {
-    Matrix x0, drop0, x;
+    Matrix drop0, x;
     std::vector<BlockCache> blocks;
     detail::attention::LayerNormCache<Scalar> lnf;
     Matrix z;
@@ -761,12 +757,6 @@ class BasicSelfAttentionRecommender {
     return true;
   }
 
-  static Parameters zeros_like(const Parameters& p) {
-    Parameters z = p;
-    set_zero(z);
-    return z;
-  }
-
   static void set_zero(Parameters& p) {
     for (Matrix* m : p.tensors()) m->setZero();
   }
@@ -811,23 +801,20 @@ class BasicSelfAttentionRecommender {
     const auto d = static_cast<Eigen::Index>(config_.dim);
     const Eigen::Index offset = static_cast<Eigen::Index>(config_.max_len) - m;
     const bool drop = rng != nullptr && config_.dropout > 0.0;
-    ws.x0.resize(m, d);
+    ws.x.resize(m, d);
     for (Eigen::Index t = 0; t < m; ++t) {
-      ws.x0.row(t) = params_.item.row(static_cast<Eigen::Index>(inputs[static_cast<std::size_t>(t)])) +
-                     params_.position.row(offset + t);
+      ws.x.row(t) = params_.item.row(static_cast<Eigen::Index>(inputs[static_cast<std::size_t>(t)])) +
+                    params_.position.row(offset + t);
     }
     if (drop) {
       la::dropout_mask(*rng, config_.dropout, m, d, ws.drop0);
-      ws.x = ws.x0.cwiseProduct(ws.drop0);
-    } else {
-      ws.x = ws.x0;
+      ws.x.array() *= ws.drop0.array();
     }
     ws.blocks.resize(params_.blocks.size());
     for (std::size_t b = 0; b < params_.blocks.size(); ++b) {
       const Block& p = params_.blocks[b];
       BlockCache& c = ws.blocks[b];
-      c.x_in = ws.x;
-      la::layer_norm_forward(c.x_in, p.ln1_gamma, p.ln1_beta, c.ln1, c.h);
+      la::layer_norm_forward(ws.x, p.ln1_gamma, p.ln1_beta, c.ln1, c.h);
       c.q.resize(m, d);
       c.q.noalias() = c.h * p.w_q;
       c.k.resize(m, d);
@@ -837,9 +824,9 @@ class BasicSelfAttentionRecommender {
       la::causal_attention_forward(c.q, c.k, c.v, c.a, c.att);
       if (drop) {
         la::dropout_mask(*rng, config_.dropout, m, d, c.drop1);
-        c.x1 = c.x_in + c.att.cwiseProduct(c.drop1);
+        c.x1 = ws.x + c.att.cwiseProduct(c.drop1);
       } else {
-        c.x1 = c.x_in + c.att;
+        c.x1 = ws.x + c.att;
       }
       la::layer_norm_forward(c.x1, p.ln2_gamma, p.ln2_beta, c.ln2, c.h2);
       la::feed_forward_forward(c.h2, p.w1, p.b1, p.w2, p.b2, c.ff, c.f);
@@ -860,6 +847,7 @@ class BasicSelfAttentionRecommender {
                           Workspace& ws, Parameters* grad) const {
     namespace la = detail::attention;
     forward(inputs, rng, ws);
+    const bool drop = rng != nullptr && config_.dropout > 0.0;
     const auto m = static_cast<Eigen::Index>(inputs.size());
     const auto d = static_cast<Eigen::Index>(config_.dim);
     const std::size_t k = config_.negatives;
@@ -892,13 +880,13 @@ class BasicSelfAttentionRecommender {
       Block& g = grad->blocks[bi];
       const BlockCache& c = ws.blocks[bi];
       // x_out = x1 + Dropout(FFN(LN₂(x1)))
-      ws.df = rng != nullptr && config_.dropout > 0.0 ? Matrix(ws.dx.cwiseProduct(c.drop2)) : ws.dx;
-      la::feed_forward_backward(c.h2, p.w1, p.w2, c.ff, ws.df, ws.scratch, ws.dh2, g.w1, g.b1, g.w2, g.b2);
+      if (drop) ws.df = ws.dx.cwiseProduct(c.drop2);
+      la::feed_forward_backward(c.h2, p.w1, p.w2, c.ff, drop ? ws.df : ws.dx, ws.scratch, ws.dh2, g.w1, g.b1, g.w2, g.b2);
       la::layer_norm_backward(ws.dh2, p.ln2_gamma, c.ln2, ws.tmp, g.ln2_gamma, g.ln2_beta);
       ws.dx1 = ws.dx + ws.tmp;
       // x1 = x_in + Dropout(Attn(h W_q, h W_k, h W_v)), h = LN₁(x_in)
-      ws.datt = rng != nullptr && config_.dropout > 0.0 ? Matrix(ws.dx1.cwiseProduct(c.drop1)) : ws.dx1;
-      la::causal_attention_backward(c.q, c.k, c.v, c.a, ws.datt, ws.ds, ws.dq, ws.dk, ws.dv);
+      if (drop) ws.datt = ws.dx1.cwiseProduct(c.drop1);
+      la::causal_attention_backward(c.q, c.k, c.v, c.a, drop ? ws.datt : ws.dx1, ws.ds, ws.dq, ws.dk, ws.dv);
       g.w_q.noalias() += c.h.transpose() * ws.dq;
       g.w_k.noalias() += c.h.transpose() * ws.dk;
       g.w_v.noalias() += c.h.transpose() * ws.dv;
@@ -909,7 +897,7 @@ class BasicSelfAttentionRecommender {
       la::layer_norm_backward(ws.dh, p.ln1_gamma, c.ln1, ws.tmp, g.ln1_gamma, g.ln1_beta);
       ws.dx = ws.dx1 + ws.tmp;
     }
-    if (rng != nullptr && config_.dropout > 0.0) ws.dx = ws.dx.cwiseProduct(ws.drop0);
+    if (drop) ws.dx.array() *= ws.drop0.array();
     const Eigen::Index offset = static_cast<Eigen::Index>(config_.max_len) - m;
     for (Eigen::Index t = 0; t < m; ++t) {
       grad->item.row(static_cast<Eigen::Index>(inputs[static_cast<std::size_t>(t)])) += ws.dx.row(t);

@@ -234,6 +234,30 @@ inline void als_half_step(const AlignedVector<float>& fixed, std::size_t n_fixed
   }
 }
 
+/// Cold users: gives every row u of `rows` (n × f, n = offset.size() − 1) with no entries
+/// (offset[u + 1] == offset[u]) the mean of the rows with entries (summed in double; zeros when
+/// no row has entries), and returns that mean.
+inline std::vector<float> fill_cold_rows(AlignedVector<float>& rows, std::span<const std::size_t> offset,
+                                         std::size_t f) {
+  const std::size_t n = offset.empty() ? 0 : offset.size() - 1;
+  std::vector<double> sum(f, 0.0);
+  std::size_t warm = 0;
+  for (std::size_t u = 0; u < n; ++u) {
+    if (offset[u + 1] == offset[u]) continue;
+    ++warm;
+    for (std::size_t k = 0; k < f; ++k) sum[k] += static_cast<double>(rows[u * f + k]);
+  }
+  std::vector<float> mean(f, 0.0f);
+  for (std::size_t k = 0; k < f; ++k) {
+    mean[k] = static_cast<float>(sum[k] / static_cast<double>(std::max<std::size_t>(warm, 1)));
+  }
+  for (std::size_t u = 0; u < n; ++u) {
+    if (offset[u + 1] != offset[u]) continue;
+    std::copy(mean.begin(), mean.end(), rows.begin() + static_cast<std::ptrdiff_t>(u * f));
+  }
+  return mean;
+}
+
 /// One epoch of BPR-SGD (Rendle et al. 2009): `samples` draws of an observed pair (u, i),
 /// uniform over the distinct pairs, and an item j drawn uniformly among those u has not
 /// interacted with; then one gradient-ascent step on ln σ(x_uij) − λ(‖x_u‖² + ‖y_i‖² + ‖y_j‖²)
